@@ -1,0 +1,62 @@
+# Vigil: `make run` brings the whole system up, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test install lint format migrate seed bench-ingest bench-probes bench-ping bench-ui bench-api clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall whenever the lock files change; uv (from PyPI) makes it take seconds, pip works too.
+$(STAMP): $(BIN)/python requirements.lock requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.lock
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	@$(BIN)/python manage.py seed_demo --if-empty
+	@echo ""
+	@echo "  Vigil is starting on http://127.0.0.1:$(PORT)/  (admin: http://127.0.0.1:$(PORT)/admin/)"
+	@echo "  Demo login: admin / $${VIGIL_DEMO_PASSWORD:-vigil-demo}"
+	@echo ""
+	PORT=$(PORT) $(BIN)/honcho start -f Procfile
+
+test: install
+	@scripts/ensure-chromium || echo "warning: Chromium missing; browser tests will be skipped"
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench-ingest: install
+	$(BIN)/python bench/ingest.py
+
+bench-probes: install
+	$(BIN)/python bench/probes.py
+
+bench-ping: install
+	$(BIN)/python bench/ping.py
+
+bench-ui: install
+	$(BIN)/python bench/ui.py
+
+bench-api: install
+	$(BIN)/python bench/api.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,33 @@
+"""Celery application: autodiscovered tasks, named queues, periodic tasks declared by apps.
+
+Each Django app that needs a periodic task declares it on its AppConfig as
+``periodic_tasks = {"name": ("dotted.task.name", seconds)}``; they are collected here, so no
+central schedule has to know every app. Every periodic task is safe to run twice (two beats,
+or a beat restarted mid-tick, do no harm).
+"""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("vigil")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [Queue("ingest"), Queue("probes"), Queue("notify"), Queue("default")]
+app.conf.task_routes = {
+    "incidents.tasks.*": {"queue": "ingest"},
+    "monitoring.tasks.*": {"queue": "probes"},
+    "oncall.tasks.*": {"queue": "notify"},
+}
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _register_periodic_tasks(sender: Celery, **kwargs) -> None:
+    from django.apps import apps
+
+    for config in apps.get_app_configs():
+        for name, (task_name, seconds) in getattr(config, "periodic_tasks", {}).items():
+            sender.add_periodic_task(seconds, sender.signature(task_name), name=name)

@@ -1,0 +1,66 @@
+"""Liveness and readiness.
+
+/healthz answers as long as the process serves requests. /readyz asks each registered check
+(database and broker here; apps add their own, e.g. the scheduler's last tick) and answers 503
+with a JSON body naming every check that failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+# A check returns None when healthy, or a short description of what is wrong.
+ReadinessCheck = Callable[[], "str | None"]
+_checks: dict[str, ReadinessCheck] = {}
+
+
+def register_readiness_check(name: str, check: ReadinessCheck) -> None:
+    _checks[name] = check
+
+
+def check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any driver error means "not ready"
+        return f"database unreachable: {exc.__class__.__name__}: {exc}"
+    return None
+
+
+def check_broker() -> str | None:
+    from config.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=settings.CELERY_BROKER_CONNECTION_TIMEOUT)
+    except Exception as exc:
+        return f"broker unreachable: {exc.__class__.__name__}: {exc}"
+    return None
+
+
+register_readiness_check("database", check_database)
+register_readiness_check("broker", check_broker)
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    results = {name: check() for name, check in _checks.items()}
+    failing = {name: problem for name, problem in results.items() if problem}
+    body = {
+        "status": "unavailable" if failing else "ok",
+        "checks": {name: problem or "ok" for name, problem in results.items()},
+    }
+    return JsonResponse(body, status=503 if failing else 200)

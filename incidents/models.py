@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Team
+
+
+class Severity(models.IntegerChoices):
+    MINOR = 1, "minor impairment"
+    DEGRADED = 2, "degraded for some users"
+    SIGNIFICANT = 3, "significant degradation"
+    MAJOR = 4, "major feature down"
+    OUTAGE = 5, "complete outage"
+
+
+class Status(models.TextChoices):
+    TRIGGERED = "triggered", "triggered"
+    ACKNOWLEDGED = "acknowledged", "acknowledged"
+    MITIGATED = "mitigated", "mitigated"
+    RESOLVED = "resolved", "resolved"
+
+
+OPEN_STATUSES = (Status.TRIGGERED, Status.ACKNOWLEDGED, Status.MITIGATED)
+
+
+class Source(models.TextChoices):
+    MANUAL = "manual", "manual"
+    INTEGRATION = "integration", "integration"
+    PROBE = "probe", "probe"
+    SYSTEM = "system", "system"
+
+
+class ServiceQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ServiceQuerySet:
+        from accounts.permissions import team_ids_of
+
+        return self.filter(team_id__in=team_ids_of(user))
+
+
+class Service(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="services")
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=64, unique=True)
+    description = models.TextField(blank=True)
+    rto_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Recovery time objective: longest acceptable outage."
+    )
+    rpo_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Recovery point objective: largest acceptable data-loss window.",
+    )
+    downtime_cost_per_hour = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=0,
+        help_text="Estimated cost of one hour of outage.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ServiceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="service_name_unique_in_team"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IncidentQuerySet(models.QuerySet):
+    def open(self) -> IncidentQuerySet:
+        return self.exclude(status=Status.RESOLVED)
+
+    def visible_to(self, user) -> IncidentQuerySet:
+        from accounts.permissions import team_ids_of
+
+        return self.filter(team_id__in=team_ids_of(user))
+
+
+class Incident(models.Model):
+    """One incident. Its number (INC-<id>) is global, so a link names exactly one incident.
+
+    Every change of state goes through incidents.services, which locks the row, validates the
+    transition and writes the timeline entry in the same transaction.
+    """
+
+    # Denormalised from service.team: every list filters by team, and an index on it is cheap.
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="incidents")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="incidents")
+    title = models.CharField(max_length=255)
+    summary = models.TextField(blank=True)
+    severity = models.PositiveSmallIntegerField(
+        choices=Severity.choices, default=Severity.SIGNIFICANT
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRIGGERED)
+    dedup_key = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
+    is_drill = models.BooleanField(default=False)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_incidents",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    triggered_at = models.DateTimeField(db_index=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    mitigated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution_note = models.TextField(blank=True)
+    reopened_at = models.DateTimeField(null=True, blank=True)
+    reopen_count = models.PositiveIntegerField(default=0)
+    # Repeats of the same dedup_key while open (alerts firing again, probes still failing).
+    repeat_count = models.PositiveIntegerField(default=0)
+    last_seen_at = models.DateTimeField()
+    # Bumped on every change: the board polls "anything newer than X?" through its index.
+    updated_at = models.DateTimeField(db_index=True)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-triggered_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "dedup_key"],
+                condition=~Q(status="resolved") & ~Q(dedup_key=""),
+                name="incident_one_open_per_dedup_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(severity__gte=1, severity__lte=5), name="incident_severity_1_to_5"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in Status]), name="incident_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="resolved") | Q(resolved_at__isnull=False),
+                name="incident_resolved_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["team", "status", "-triggered_at"], name="incident_team_status_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    @property
+    def reference(self) -> str:
+        return f"INC-{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != Status.RESOLVED
+
+
+class ActorKind(models.TextChoices):
+    USER = "user", "user"
+    INTEGRATION = "integration", "integration"
+    PROBE = "probe", "probe"
+    SYSTEM = "system", "system"
+
+
+class TimelineEntry(models.Model):
+    """Append-only: rows are inserted, never updated (PostgreSQL enforces it with a trigger)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=40)
+    actor_kind = models.CharField(max_length=16, choices=ActorKind.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, blank=True)
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["incident", "-at", "-id"], name="timeline_incident_at_idx")]
+        verbose_name_plural = "timeline entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%H:%M:%S} {self.kind}: {self.message}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("timeline entries are append-only")
+        super().save(*args, **kwargs)
+
+    @property
+    def actor_name(self) -> str:
+        if self.actor_user_id and self.actor_user:
+            return str(self.actor_user)
+        return self.actor_label or self.actor_kind
