@@ -261,3 +261,21 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- monitoring ---------------------------------------------------------------------------
+# How often the beat claims due probes; detection adds up to this much to interval x failures.
+PROBE_SCHEDULER_TICK_SECONDS = env_int("PROBE_SCHEDULER_TICK_SECONDS", 2, minimum=1)
+# /readyz fails when the scheduler has not ticked for this long (beat or probe workers stopped).
+PROBE_SCHEDULER_STALE_SECONDS = env_int(
+    "PROBE_SCHEDULER_STALE_SECONDS", max(30, 3 * PROBE_SCHEDULER_TICK_SECONDS), minimum=1
+)
+PROBE_BATCH_SIZE = env_int("PROBE_BATCH_SIZE", 250, minimum=1)
+PROBE_CLAIM_LIMIT = env_int("PROBE_CLAIM_LIMIT", 20000, minimum=1)
+# Concurrent requests per worker process, and per target host (0: no per-host limit).
+PROBE_CONCURRENCY = env_int("PROBE_CONCURRENCY", 100, minimum=1)
+PROBE_LIMIT_PER_HOST = env_int("PROBE_LIMIT_PER_HOST", 0, minimum=0)
+PROBE_MAX_TIMEOUT_SECONDS = env_float("PROBE_MAX_TIMEOUT_SECONDS", 60.0)
+PROBE_RESULT_RETENTION_DAYS = env_int("PROBE_RESULT_RETENTION_DAYS", 30, minimum=1)
+PING_BODY_LIMIT = env_int("PING_BODY_LIMIT", 10_000, minimum=0)
+# When set, /metrics asks for "Authorization: Bearer <token>".
+METRICS_TOKEN = env_str("METRICS_TOKEN")
