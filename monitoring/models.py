@@ -301,10 +301,9 @@ class HeartbeatPing(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [
-            models.Index(fields=["heartbeat", "-at"], name="ping_heartbeat_at_idx"),
-            models.Index(fields=["at"], name="ping_at_idx"),
-        ]
+        # One index only: every ping inserts a row, and each index costs on that hot path.
+        # The retention purge walks it heartbeat by heartbeat.
+        indexes = [models.Index(fields=["heartbeat", "-at"], name="ping_heartbeat_at_idx")]
 
     def __str__(self) -> str:
         return f"{self.heartbeat_id} {self.kind} {self.at:%H:%M:%S}"
