@@ -269,7 +269,9 @@ PROBE_SCHEDULER_TICK_SECONDS = env_int("PROBE_SCHEDULER_TICK_SECONDS", 2, minimu
 PROBE_SCHEDULER_STALE_SECONDS = env_int(
     "PROBE_SCHEDULER_STALE_SECONDS", max(30, 3 * PROBE_SCHEDULER_TICK_SECONDS), minimum=1
 )
-PROBE_BATCH_SIZE = env_int("PROBE_BATCH_SIZE", 250, minimum=1)
+PROBE_BATCH_SIZE = env_int("PROBE_BATCH_SIZE", 1000, minimum=1)
+# Results are written in chunks of this many while the rest of the batch is still running.
+PROBE_WRITE_CHUNK = env_int("PROBE_WRITE_CHUNK", 200, minimum=1)
 PROBE_CLAIM_LIMIT = env_int("PROBE_CLAIM_LIMIT", 20000, minimum=1)
 # Concurrent requests per worker process, and per target host (0: no per-host limit).
 PROBE_CONCURRENCY = env_int("PROBE_CONCURRENCY", 100, minimum=1)

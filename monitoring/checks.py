@@ -10,9 +10,13 @@ reused for the next probe of the same host.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
+import queue
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -135,6 +139,11 @@ async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
     return b"".join(chunks)
 
 
+@functools.lru_cache(maxsize=256)
+def _expected_ranges(spec: str) -> tuple[tuple[int, int], ...]:
+    return tuple(parse_expected_status(spec))
+
+
 def _failure(spec, at, started, error, message, status=None) -> Outcome:
     latency = int((time.perf_counter() - started) * 1000)
     return Outcome(spec.id, at, False, latency, status, error, message[:500])
@@ -190,7 +199,7 @@ async def run_check(session: aiohttp.ClientSession, spec: ProbeSpec) -> Outcome:
         return _failure(spec, at, started, ErrorCategory.INVALID, str(exc))
     latency = int((time.perf_counter() - started) * 1000)
 
-    ranges = parse_expected_status(spec.expected_status)
+    ranges = _expected_ranges(spec.expected_status)
     if not any(low <= status <= high for low, high in ranges):
         return Outcome(spec.id, at, False, latency, status, ErrorCategory.STATUS,
                        f"status {status}, expected {spec.expected_status}")  # fmt: skip
@@ -226,40 +235,80 @@ def new_session() -> aiohttp.ClientSession:
 
 
 class _ProcessRunner:
-    """One event loop and one client session per worker process, reused across batches.
+    """One event loop (in its own thread) and one client session per worker process.
 
     Reusing the session keeps connections alive between batches (many probes watch the same
-    host). Created lazily after Celery forks, and recreated if the process forked again.
+    host). The loop runs in a background thread so the calling thread can write the results of
+    the first finished checks to the database while the rest are still on the network; all
+    database work stays in the calling thread. Created lazily after Celery forks, and again if
+    the process forked since.
     """
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
-        self.session = self.loop.run_until_complete(self._session())
+        self.thread = threading.Thread(target=self.loop.run_forever, name="probe-loop", daemon=True)
+        self.thread.start()
+        self.session = self._call(self._session())
+
+    def _call(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     @staticmethod
     async def _session() -> aiohttp.ClientSession:
         return new_session()
 
-    def run(self, specs: list[ProbeSpec]) -> list[Outcome]:
-        return self.loop.run_until_complete(
-            run_checks(self.session, specs, concurrency=settings.PROBE_CONCURRENCY)
-        )
+    async def _produce(self, specs: list[ProbeSpec], out: queue.SimpleQueue, chunk: int) -> None:
+        semaphore = asyncio.Semaphore(settings.PROBE_CONCURRENCY)
+        buffer: list[Outcome] = []
+
+        async def one(spec: ProbeSpec) -> None:
+            async with semaphore:
+                outcome = await run_check(self.session, spec)
+            buffer.append(outcome)
+            if len(buffer) >= chunk:
+                out.put(buffer[:])
+                buffer.clear()
+
+        try:
+            await asyncio.gather(*(one(spec) for spec in specs))
+        finally:
+            if buffer:
+                out.put(buffer[:])
+            out.put(None)
+
+    def stream(self, specs: list[ProbeSpec], chunk: int) -> Iterator[list[Outcome]]:
+        out: queue.SimpleQueue = queue.SimpleQueue()
+        future = asyncio.run_coroutine_threadsafe(self._produce(specs, out, chunk), self.loop)
+        while (outcomes := out.get()) is not None:
+            yield outcomes
+        future.result()  # re-raise anything unexpected from the loop
 
     def close(self) -> None:
-        self.loop.run_until_complete(self.session.close())
+        self._call(self.session.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
         self.loop.close()
 
 
 _runner: _ProcessRunner | None = None
 
 
-def run_specs(specs: list[ProbeSpec]) -> list[Outcome]:
-    """Run a batch synchronously (from a Celery task) on this process's loop and session."""
+def _process_runner() -> _ProcessRunner:
     global _runner
     if _runner is None or _runner.pid != os.getpid():
         _runner = _ProcessRunner()
-    return _runner.run(specs)
+    return _runner
+
+
+def stream_outcomes(specs: list[ProbeSpec], *, chunk: int) -> Iterator[list[Outcome]]:
+    """Run a batch on this process's loop; yield outcomes in groups of ``chunk`` as they finish."""
+    yield from _process_runner().stream(specs, chunk)
+
+
+def run_specs(specs: list[ProbeSpec]) -> list[Outcome]:
+    """Run a batch synchronously and return every outcome (order not guaranteed)."""
+    return [o for group in stream_outcomes(specs, chunk=len(specs) or 1) for o in group]
 
 
 def close_runner() -> None:

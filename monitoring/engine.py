@@ -1,8 +1,8 @@
 """The probe engine: claim due probes, run a batch, record what happened.
 
-Queries per batch, whatever its size: one to load the specs, then one transaction with one
-``SELECT ... FOR UPDATE``, one INSERT of all results and one UPDATE of all probe rows, plus the
-incident calls for the probes whose state actually changed.
+Queries per batch: one to load the specs, then per chunk of finished checks one transaction with
+one ``SELECT ... FOR UPDATE``, one INSERT of all results and one UPDATE of all probe rows, plus
+the incident calls for the probes whose state actually changed.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from monitoring import services
-from monitoring.checks import Outcome, ProbeSpec, run_specs
+from monitoring.checks import Outcome, ProbeSpec, stream_outcomes
 from monitoring.models import Probe, ProbeResult, ProbeState
 
 
@@ -120,36 +121,60 @@ def advance(
     return state, streaks
 
 
+# PostgreSQL: one statement each for all rows of a chunk, with one array parameter per column,
+# so the SQL text is constant (parsed once) whatever the chunk size.
+_INSERT_RESULTS_SQL = """
+INSERT INTO monitoring_proberesult (probe_id, at, ok, latency_ms, status_code, error, message)
+SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::boolean[], %s::int[], %s::int[],
+                     %s::text[], %s::text[])
+"""
+_UPDATE_PROBES_SQL = """
+UPDATE monitoring_probe AS p SET
+    state = v.state, consecutive_failures = v.cf, consecutive_slow = v.cslow,
+    consecutive_successes = v.cs, last_checked_at = v.checked, last_latency_ms = v.latency,
+    last_status_code = v.status, last_error = v.error,
+    state_changed_at = COALESCE(v.changed, p.state_changed_at)
+FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::int[], %s::int[], %s::timestamptz[],
+            %s::int[], %s::int[], %s::text[], %s::timestamptz[])
+    AS v(id, state, cf, cslow, cs, checked, latency, status, error, changed)
+WHERE p.id = v.id
+"""
+_LOCK_COLUMNS = (
+    "pk", "state", "consecutive_failures", "consecutive_slow", "consecutive_successes",
+    "last_checked_at", "failures_to_open", "successes_to_recover",
+)  # fmt: skip
 _UPDATE_COLUMNS = (
     "state", "consecutive_failures", "consecutive_slow", "consecutive_successes",
     "last_checked_at", "last_latency_ms", "last_status_code", "last_error", "state_changed_at",
 )  # fmt: skip
-_UPDATE_SQL = """
-UPDATE monitoring_probe AS p SET
-    state = v.state, consecutive_failures = v.cf, consecutive_slow = v.cslow,
-    consecutive_successes = v.cs, last_checked_at = v.checked, last_latency_ms = v.latency,
-    last_status_code = v.status, last_error = v.error, state_changed_at = v.changed
-FROM (VALUES {rows}) AS v(id, state, cf, cslow, cs, checked, latency, status, error, changed)
-WHERE p.id = v.id
-"""
-_ROW_SQL = "(%s::bigint, %s, %s::int, %s::int, %s::int, %s::timestamptz, %s::int, %s::int, %s, %s::timestamptz)"
 
 
-def _bulk_update(probes: list[Probe]) -> None:
-    if not probes:
+def _write(result_rows: list[tuple], probe_rows: list[tuple]) -> None:
+    """Insert the result rows and update the probe rows (both as tuples, in column order)."""
+    if not probe_rows:
         return
-    if not _is_postgres():
-        Probe.objects.bulk_update(probes, _UPDATE_COLUMNS)
+    if _is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _INSERT_RESULTS_SQL, [list(col) for col in zip(*result_rows, strict=True)]
+            )
+            cursor.execute(_UPDATE_PROBES_SQL, [list(col) for col in zip(*probe_rows, strict=True)])
         return
-    params: list = []
-    for p in probes:
-        params += [
-            p.pk, p.state, p.consecutive_failures, p.consecutive_slow, p.consecutive_successes,
-            p.last_checked_at, p.last_latency_ms, p.last_status_code, p.last_error,
-            p.state_changed_at,
-        ]  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(_UPDATE_SQL.format(rows=", ".join([_ROW_SQL] * len(probes))), params)
+    ProbeResult.objects.bulk_create(
+        ProbeResult(
+            probe_id=r[0], at=r[1], ok=r[2], latency_ms=r[3], status_code=r[4], error=r[5],
+            message=r[6],
+        )
+        for r in result_rows
+    )  # fmt: skip
+    probes = []
+    for row in probe_rows:
+        probe = Probe(pk=row[0], **dict(zip(_UPDATE_COLUMNS, row[1:], strict=True)))
+        probes.append(probe)
+    changed = [p for p in probes if p.state_changed_at is not None]
+    unchanged = [p for p in probes if p.state_changed_at is None]
+    Probe.objects.bulk_update(changed, _UPDATE_COLUMNS)
+    Probe.objects.bulk_update(unchanged, _UPDATE_COLUMNS[:-1])
 
 
 def record_outcomes(outcomes: list[Outcome], *, claimed_at: datetime) -> dict[int, str]:
@@ -157,70 +182,68 @@ def record_outcomes(outcomes: list[Outcome], *, claimed_at: datetime) -> dict[in
 
     Returns ``{probe_id: new_state}`` for the probes whose state changed. A batch delivered
     twice (a worker died before acknowledging it) records nothing the second time: a probe
-    already checked since ``claimed_at`` is skipped.
+    already checked since ``claimed_at`` is skipped. The probe rows are locked (in id order,
+    so concurrent writers cannot deadlock) only for this short transaction.
     """
     if not outcomes:
         return {}
     by_probe = {o.probe_id: o for o in outcomes}
     changed: dict[int, str] = {}
     with transaction.atomic():
-        probes = list(
-            Probe.objects.select_for_update(of=("self",))
-            .select_related("service")
+        locked = (
+            Probe.objects.select_for_update()
             .filter(pk__in=list(by_probe), paused=False)
             .order_by("pk")
+            .values_list(*_LOCK_COLUMNS)
         )
-        results, updated, transitions = [], [], []
-        for probe in probes:
-            outcome = by_probe[probe.pk]
-            if probe.last_checked_at is not None and probe.last_checked_at >= claimed_at:
+        result_rows, probe_rows, transitions = [], [], {}
+        for pk, state, failures, slow, successes, checked, to_open, to_recover in locked:
+            if checked is not None and checked >= claimed_at:
                 continue
-            old_state = probe.state
+            outcome = by_probe[pk]
             new_state, streaks = advance(
-                state=old_state,
-                streaks=Streaks(
-                    probe.consecutive_failures, probe.consecutive_slow, probe.consecutive_successes
-                ),
+                state=state,
+                streaks=Streaks(failures, slow, successes),
                 kind=outcome.kind,
-                failures_to_open=probe.failures_to_open,
-                successes_to_recover=probe.successes_to_recover,
+                failures_to_open=to_open,
+                successes_to_recover=to_recover,
             )
-            probe.state = new_state
-            probe.consecutive_failures = streaks.failures
-            probe.consecutive_slow = streaks.slow
-            probe.consecutive_successes = streaks.successes
-            probe.last_checked_at = outcome.at
-            probe.last_latency_ms = outcome.latency_ms
-            probe.last_status_code = outcome.status_code
-            probe.last_error = outcome.message[:500] if not outcome.ok else ""
-            if new_state != old_state:
-                probe.state_changed_at = outcome.at
-                transitions.append((probe, old_state, outcome))
-                changed[probe.pk] = new_state
-            updated.append(probe)
-            results.append(
-                ProbeResult(
-                    probe_id=probe.pk,
-                    at=outcome.at,
-                    ok=outcome.ok,
-                    latency_ms=outcome.latency_ms,
-                    status_code=outcome.status_code,
-                    error=outcome.error,
-                    message=outcome.message[:500],
+            state_changed_at = None
+            if new_state != state:
+                state_changed_at = outcome.at
+                changed[pk] = new_state
+                if services.transition_touches_incident(old_state=state, new_state=new_state):
+                    transitions[pk] = state
+            message = outcome.message[:500]
+            result_rows.append(
+                (pk, outcome.at, outcome.ok, outcome.latency_ms, outcome.status_code,
+                 outcome.error, message)
+            )  # fmt: skip
+            probe_rows.append(
+                (pk, new_state, streaks.failures, streaks.slow, streaks.successes, outcome.at,
+                 outcome.latency_ms, outcome.status_code, "" if outcome.ok else message,
+                 state_changed_at)
+            )  # fmt: skip
+        _write(result_rows, probe_rows)
+        if transitions:
+            for probe in Probe.objects.select_related("service").filter(pk__in=list(transitions)):
+                services.apply_probe_transition(
+                    probe=probe, old_state=transitions[probe.pk], outcome=by_probe[probe.pk]
                 )
-            )
-        ProbeResult.objects.bulk_create(results)
-        _bulk_update(updated)
-        for probe, old_state, outcome in transitions:
-            services.apply_probe_transition(probe=probe, old_state=old_state, outcome=outcome)
     return changed
 
 
 def run_batch(probe_ids: list[int], *, claimed_at: datetime) -> dict[int, str]:
-    """Run the claimed probes concurrently and record the outcomes (what a worker task does)."""
+    """Run the claimed probes concurrently and record the outcomes (what a worker task does).
+
+    Outcomes are written in chunks as they arrive, so the database writes of the first checks
+    overlap the network time of the rest. No row is locked while a request is in flight: each
+    chunk is one short transaction.
+    """
     specs = load_specs(probe_ids)
+    changed: dict[int, str] = {}
     if not specs:
-        return {}
-    # Outside any transaction: no row is locked while the network is slow.
-    outcomes = run_specs(specs)
-    return record_outcomes(outcomes, claimed_at=claimed_at)
+        return changed
+    for outcomes in stream_outcomes(specs, chunk=settings.PROBE_WRITE_CHUNK):
+        changed.update(record_outcomes(outcomes, claimed_at=claimed_at))
+    return changed

@@ -76,6 +76,13 @@ def _open_or_rescale(*, probe, title, severity, summary, reason, outcome) -> Inc
     return incident
 
 
+def transition_touches_incident(*, old_state: str, new_state: str) -> bool:
+    """Does this change of state open, rescale or resolve an incident? (new -> up does not.)"""
+    if new_state in (ProbeState.DOWN, ProbeState.DEGRADED):
+        return True
+    return new_state == ProbeState.UP and old_state in (ProbeState.DOWN, ProbeState.DEGRADED)
+
+
 def apply_probe_transition(*, probe: Probe, old_state: str, outcome) -> Incident | None:
     """Open, rescale or resolve the probe's incident after its state changed to ``probe.state``.
 

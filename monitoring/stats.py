@@ -173,7 +173,9 @@ def purge_old_results(*, now: datetime | None = None, chunk: int = 10_000) -> in
         deleted += ProbeResult.objects.filter(pk__in=ids).delete()[0]
     # Pings have no index on time alone (it would slow every ping): go heartbeat by heartbeat.
     for heartbeat_id in Heartbeat.objects.values_list("pk", flat=True).iterator():
-        deleted += HeartbeatPing.objects.filter(heartbeat_id=heartbeat_id, at__lt=cutoff).delete()[0]
+        deleted += HeartbeatPing.objects.filter(heartbeat_id=heartbeat_id, at__lt=cutoff).delete()[
+            0
+        ]
     return deleted
 
 
