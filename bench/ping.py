@@ -45,7 +45,9 @@ def write_section(name: str, text: str) -> None:
     start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
     block = f"{start}\n{text.rstrip()}\n{end}"
     if start in current:
-        current = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, current, flags=re.S)
+        current = re.sub(
+            re.escape(start) + ".*?" + re.escape(end), lambda _: block, current, flags=re.S
+        )
     else:
         current = current.rstrip() + "\n\n" + block + "\n"
     DOC.write_text(current)
@@ -60,7 +62,9 @@ def main() -> None:
         wrk(server.url + "/ping/x", paths=paths, connections=CONNECTIONS, duration=3)
         bases, pings = [], []
         for _ in range(2):
-            bases.append(wrk(server.url + "/bench/insert", connections=CONNECTIONS, duration=SECONDS))
+            bases.append(
+                wrk(server.url + "/bench/insert", connections=CONNECTIONS, duration=SECONDS)
+            )
             pings.append(
                 wrk(server.url + "/ping/x", paths=paths, connections=CONNECTIONS, duration=SECONDS)
             )
@@ -71,7 +75,10 @@ def main() -> None:
     base_rps = sum(r.rps for r in bases) / len(bases)
     ping_rps = sum(r.rps for r in pings) / len(pings)
     ratio = ping_rps / base_rps if base_rps else 0.0
-    lines = [*(r.line("bare one-INSERT view") for r in bases), *(r.line("GET /ping/<uuid>") for r in pings)]
+    lines = [
+        *(r.line("bare one-INSERT view") for r in bases),
+        *(r.line("GET /ping/<uuid>") for r in pings),
+    ]
     for line in lines:
         print(line)
     print(f"ping / bare view: {ratio:.2f} (target >= 0.5); pings stored: {stored}")

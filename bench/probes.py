@@ -173,7 +173,9 @@ def sustained(port: int) -> dict:
         started = time.perf_counter()
         tick()
         ticks += 1
-        time.sleep(max(0.0, settings.PROBE_SCHEDULER_TICK_SECONDS - (time.perf_counter() - started)))
+        time.sleep(
+            max(0.0, settings.PROBE_SCHEDULER_TICK_SECONDS - (time.perf_counter() - started))
+        )
     elapsed, used = time.perf_counter() - wall, time.process_time() - cpu
     ran = ProbeResult.objects.count() - start_results
     return {"n": ran, "wall": elapsed, "cpu": used, "ticks": ticks}
@@ -203,7 +205,9 @@ def detection(port: int, target: subprocess.Popen) -> dict:
         tick()
         if Incident.objects.open().filter(service__slug="bench-probes").count() >= len(ids):
             break
-        time.sleep(max(0.0, settings.PROBE_SCHEDULER_TICK_SECONDS - (time.perf_counter() - started)))
+        time.sleep(
+            max(0.0, settings.PROBE_SCHEDULER_TICK_SECONDS - (time.perf_counter() - started))
+        )
     opened = sorted(
         (at - stopped).total_seconds()
         for at in Incident.objects.open()
@@ -223,7 +227,9 @@ def write_section(name: str, text: str) -> None:
     start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
     block = f"{start}\n{text.rstrip()}\n{end}"
     if start in current:
-        current = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, current, flags=re.S)
+        current = re.sub(
+            re.escape(start) + ".*?" + re.escape(end), lambda _: block, current, flags=re.S
+        )
     else:
         current = current.rstrip() + "\n\n" + block + "\n"
     DOC.write_text(current)
@@ -280,11 +286,11 @@ absolute figures are noisy; the engine and the bare loop ran back to back in the
 
 | measurement | figure |
 | --- | --- |
-| engine capacity (10,000 probes due at once) | {cap_rate:,.0f} probes/s = {cap_rate * 60:,.0f} probes/min, {cap['cpu'] / cap['n'] * 1e6:.0f} µs CPU per probe |
-| bare aiohttp loop, same 10,000 requests, same concurrency | {bare_rate:,.0f} req/s, {bare['cpu'] / bare['n'] * 1e6:.0f} µs CPU per request |
+| engine capacity (10,000 probes due at once) | {cap_rate:,.0f} probes/s = {cap_rate * 60:,.0f} probes/min, {cap["cpu"] / cap["n"] * 1e6:.0f} µs CPU per probe |
+| bare aiohttp loop, same 10,000 requests, same concurrency | {bare_rate:,.0f} req/s, {bare["cpu"] / bare["n"] * 1e6:.0f} µs CPU per request |
 | engine / bare loop | **{ratio:.2f}** (target >= 0.5) |
-| sustained: 10,000 probes at a 60 s interval, {sus['wall']:.0f} s | **{sus_per_min:,.0f} probes/min** (floor 10,000), {sus_cpu:.0f}% of one core in the engine process |
-| detection: {DETECT_PROBES:,} probes, {DETECT_INTERVAL} s interval, 2 failures to open | {det['opened']} incidents; median {det['median']:.1f} s, max {det['max']:.1f} s from stopping the target (budget {DETECT_INTERVAL} x 2 + 2 = {budget} s) |
+| sustained: 10,000 probes at a 60 s interval, {sus["wall"]:.0f} s | **{sus_per_min:,.0f} probes/min** (floor 10,000), {sus_cpu:.0f}% of one core in the engine process |
+| detection: {DETECT_PROBES:,} probes, {DETECT_INTERVAL} s interval, 2 failures to open | {det["opened"]} incidents; median {det["median"]:.1f} s, max {det["max"]:.1f} s from stopping the target (budget {DETECT_INTERVAL} x 2 + 2 = {budget} s) |
 
 CPU is this process only (PostgreSQL's own work is in its processes). Detection uses the 10 s
 minimum interval to keep the benchmark under 3 minutes; the bound scales with the interval

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from incidents.models import Service, Severity
 
@@ -138,7 +139,7 @@ class Probe(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     consecutive_slow = models.PositiveIntegerField(default=0)
     consecutive_successes = models.PositiveIntegerField(default=0)
-    next_due_at = models.DateTimeField()
+    next_due_at = models.DateTimeField(default=timezone.now)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_latency_ms = models.PositiveIntegerField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
