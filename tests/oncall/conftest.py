@@ -133,7 +133,9 @@ def ladder(team, service, receiver):
     l1 = EscalationLevelFactory(policy=policy, number=1, timeout_minutes=5)
     action = AutomatedActionFactory(level=l1, name="restart-avatar", url=receiver.url("/restart"))
     l2 = EscalationLevelFactory(policy=policy, number=2, timeout_minutes=10, rotation=rotation)
-    l3 = EscalationLevelFactory(policy=policy, number=3, timeout_minutes=15, target_team=specialists)
+    l3 = EscalationLevelFactory(
+        policy=policy, number=3, timeout_minutes=15, target_team=specialists
+    )
     l4 = EscalationLevelFactory(policy=policy, number=4, timeout_minutes=30, users=[boss])
     ServiceEscalationFactory(service=service, policy=policy)
     return type(

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def incident(service):
-    return IncidentFactory(service=service, severity=4, title="Voice bot 502", summary="All calls fail")
+    return IncidentFactory(
+        service=service, severity=4, title="Voice bot 502", summary="All calls fail"
+    )
 
 
 def notify(incident, *, channels=(), users=(), now=None):
@@ -47,8 +49,12 @@ def test_webhook_is_signed_and_carries_everything_a_responder_needs(incident, te
 
     request = receiver.requests[0]
     headers = request["headers"]
-    assert verify(channel.secret, headers[TIMESTAMP_HEADER], request["body"], headers[SIGNATURE_HEADER])
-    assert not verify("wrong-secret", headers[TIMESTAMP_HEADER], request["body"], headers[SIGNATURE_HEADER])
+    assert verify(
+        channel.secret, headers[TIMESTAMP_HEADER], request["body"], headers[SIGNATURE_HEADER]
+    )
+    assert not verify(
+        "wrong-secret", headers[TIMESTAMP_HEADER], request["body"], headers[SIGNATURE_HEADER]
+    )
     body = receiver.json()
     assert body["event"] == "incident.page"
     assert body["incident"]["reference"] == incident.reference
@@ -148,7 +154,9 @@ def test_email_to_a_user_without_contact_methods_uses_the_account_address(incide
     assert deliver_notification(notification_id=row.pk) == "sent"
     (message,) = mail.outbox
     assert message.to == ["alice@example.com"]
-    assert message.subject == f"[Vigil] {incident.reference} sev 4 (major feature down): Voice bot 502"
+    assert (
+        message.subject == f"[Vigil] {incident.reference} sev 4 (major feature down): Voice bot 502"
+    )
     assert f"https://vigil.example/incidents/{incident.pk}/" in message.body
     assert "https://vigil.example/oncall/ack/" in message.body
 
@@ -156,7 +164,9 @@ def test_email_to_a_user_without_contact_methods_uses_the_account_address(incide
 def test_contact_methods_replace_the_account_address(incident, receiver):
     user = UserFactory(email="bob@example.com")
     ContactMethodFactory(user=user, kind=ChannelKind.EMAIL, target="bob-pager@example.com")
-    ContactMethodFactory(user=user, kind=ChannelKind.WEBHOOK, target=receiver.url(), secret="s" * 32)
+    ContactMethodFactory(
+        user=user, kind=ChannelKind.WEBHOOK, target=receiver.url(), secret="s" * 32
+    )
     rows = notify(incident, users=[user])
     assert [r.kind for r in rows] == ["email", "webhook"]
     for row in rows:

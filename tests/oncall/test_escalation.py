@@ -99,7 +99,9 @@ def test_severity_5_pages_l2_and_informs_l4_at_once(ladder, service, receiver, o
     assert EscalationState.objects.get(incident=incident).current_level == 2
 
 
-def test_severity_4_pages_l2_at_once_without_the_l1_action(ladder, service, receiver, open_incident):
+def test_severity_4_pages_l2_at_once_without_the_l1_action(
+    ladder, service, receiver, open_incident
+):
     open_incident(service, severity=4)
     assert receiver.requests == []
     assert recipients() == [ladder.engineer.email]
@@ -130,9 +132,10 @@ def test_policy_is_snapshotted_when_the_incident_opens(
         clock.tick(timedelta(minutes=5, seconds=1))
         sweep(committed)
     assert recipients() == [ladder.engineer.email]
-    assert EscalationState.objects.get(incident=incident).policy_snapshot["levels"]["2"][
-        "rotation_id"
-    ] == ladder.rotation.pk
+    assert (
+        EscalationState.objects.get(incident=incident).policy_snapshot["levels"]["2"]["rotation_id"]
+        == ladder.rotation.pk
+    )
 
 
 def test_last_level_repeats_n_times_then_stops(team, service, responder, open_incident, committed):
@@ -212,9 +215,7 @@ def test_escalate_now_after_acknowledge_pages_next_level_but_starts_no_timer(
 ):
     incident = open_incident(service, severity=4)
     committed(incident_services.acknowledge, incident=incident, actor=Actor.system("t"))
-    committed(
-        incident_services.request_escalation, incident=incident, actor=Actor.system("t")
-    )
+    committed(incident_services.request_escalation, incident=incident, actor=Actor.system("t"))
     assert recipients(1) == [ladder.specialist.email]
     state = EscalationState.objects.get(incident=incident)
     assert state.next_due_at is None and state.status == EscalationStatus.STOPPED

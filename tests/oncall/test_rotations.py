@@ -120,7 +120,9 @@ def test_overrides_win_and_the_latest_wins_where_they_overlap():
     cover = UserFactory(username="cover")
     late = UserFactory(username="late")
     OverrideFactory(rotation=rotation, user=cover, start=utc(2024, 1, 2, 0), end=utc(2024, 1, 3, 0))
-    OverrideFactory(rotation=rotation, user=late, start=utc(2024, 1, 2, 12), end=utc(2024, 1, 2, 18))
+    OverrideFactory(
+        rotation=rotation, user=late, start=utc(2024, 1, 2, 12), end=utc(2024, 1, 2, 18)
+    )
     assert who_is_on_call(rotation, utc(2024, 1, 1, 23, 59)) == ann
     assert who_is_on_call(rotation, utc(2024, 1, 2, 0)) == cover
     assert who_is_on_call(rotation, utc(2024, 1, 2, 13)) == late
@@ -128,7 +130,9 @@ def test_overrides_win_and_the_latest_wins_where_they_overlap():
     assert who_is_on_call(rotation, utc(2024, 1, 3, 0)) == ann
 
     shifts = shifts_between(rotation, utc(2024, 1, 1, 9), utc(2024, 1, 4, 0))
-    assert [(s.user.username, s.start.day, s.start.hour, s.end.day, s.end.hour) for s in shifts] == [
+    assert [
+        (s.user.username, s.start.day, s.start.hour, s.end.day, s.end.hour) for s in shifts
+    ] == [
         ("ann", 1, 9, 2, 0),
         ("cover", 2, 0, 2, 12),
         ("late", 2, 12, 2, 18),

@@ -25,7 +25,9 @@ def test_anonymous_is_sent_to_login(client):
     assert response.status_code == 302 and "/login/" in response["Location"]
 
 
-def test_member_sees_who_is_on_call_now(client, viewer, responder, rotation, django_assert_max_num_queries):
+def test_member_sees_who_is_on_call_now(
+    client, viewer, responder, rotation, django_assert_max_num_queries
+):
     client.force_login(viewer)
     with django_assert_max_num_queries(25):
         response = client.get("/oncall/")
@@ -49,7 +51,9 @@ def test_post_is_not_allowed(client, viewer):
 
 
 def test_ical_feed_with_its_token_needs_no_login(client, rotation):
-    response = client.get(f"/oncall/rotations/{rotation.pk}/calendar.ics?token={rotation.ical_token}")
+    response = client.get(
+        f"/oncall/rotations/{rotation.pk}/calendar.ics?token={rotation.ical_token}"
+    )
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/calendar")
     assert b"BEGIN:VEVENT" in response.content
