@@ -12,7 +12,19 @@ class OncallConfig(AppConfig):
 
     def ready(self) -> None:
         from incidents import events
+        from incidents.panels import IncidentPanel, register_panel
         from oncall import receivers
+        from oncall.panels import escalation_panel_context
+
+        register_panel(
+            IncidentPanel(
+                key="escalation",
+                title="Escalation and notifications",
+                template="oncall/_incident_panel.html",
+                get_context=escalation_panel_context,
+                order=10,
+            )
+        )
 
         uid = "oncall"
         events.incident_opened.connect(receivers.on_opened, dispatch_uid=uid)
