@@ -34,6 +34,8 @@ def _oncall_settings(settings):
     settings.ONCALL_RETRY_BASE_SECONDS = 30
     settings.ONCALL_DELIVERY_MAX_ATTEMPTS = 5
     settings.BASE_URL = "https://vigil.example"
+    # Factory users get hashed passwords; PBKDF2 would cost seconds per test on a busy machine.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
