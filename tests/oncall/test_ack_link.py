@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
+from accounts.models import AuditLog
 from incidents.models import Status
 from oncall.acklinks import create_ack_link
 from oncall.models import AckLink
@@ -44,6 +45,8 @@ def test_get_confirms_without_changing_anything_and_post_acknowledges_as_the_rec
     assert incident.acknowledged_by == responder
     entry = incident.timeline.get(kind="acknowledged")
     assert entry.actor_user == responder
+    audit = AuditLog.objects.get(action="incident.acknowledge_by_link")
+    assert audit.actor == responder and audit.target == incident.reference
 
 
 def test_link_works_once(client, incident, responder):
