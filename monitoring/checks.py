@@ -161,7 +161,8 @@ async def run_check(session: aiohttp.ClientSession, spec: ProbeSpec) -> Outcome:
             headers=spec.headers or None,
             data=spec.body.encode() if spec.body else None,
             timeout=aiohttp.ClientTimeout(total=timeout),
-            max_redirects=MAX_REDIRECTS,
+            # aiohttp counts the final hop too: +1 follows exactly MAX_REDIRECTS redirects.
+            max_redirects=MAX_REDIRECTS + 1,
         ) as response:
             body = b"" if spec.method == "HEAD" else await _read_capped(response)
             status = response.status

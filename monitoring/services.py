@@ -30,16 +30,20 @@ def _target(probe: Probe) -> str:
     return f"{probe.method} {probe.url}"
 
 
+def _checks(n: int) -> str:
+    return f"{n} check" if n == 1 else f"{n} checks"
+
+
 def _down_summary(probe: Probe, outcome) -> str:
     return (
-        f"{_target(probe)} failed {probe.consecutive_failures} checks in a row "
+        f"{_target(probe)} failed {_checks(probe.consecutive_failures)} in a row "
         f"(threshold {probe.failures_to_open}). Last check: {outcome.describe()}."
     )
 
 
 def _slow_summary(probe: Probe, outcome) -> str:
     return (
-        f"{_target(probe)} answered slowly {probe.consecutive_slow} checks in a row: "
+        f"{_target(probe)} answered slowly {_checks(probe.consecutive_slow)} in a row: "
         f"{outcome.latency_ms} ms against a threshold of {probe.latency_threshold_ms} ms "
         f"(HTTP {outcome.status_code})."
     )
@@ -121,7 +125,7 @@ def apply_probe_transition(*, probe: Probe, old_state: str, outcome) -> Incident
             incident=incident,
             actor=Actor.probe(probe.name),
             note=(
-                f"recovered automatically: {probe.consecutive_successes} good checks in a row "
+                f"recovered automatically: {_checks(probe.consecutive_successes)} good in a row "
                 f"(last: {outcome.describe()})"
             ),
         )

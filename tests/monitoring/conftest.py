@@ -46,6 +46,10 @@ class Target:
             while True:  # one byte every 100 ms, forever
                 await response.write(b".")
                 await asyncio.sleep(0.1)
+        if self.mode == "redirecting":  # /hops/N redirects to /hops/N-1 ... /hops/0 answers
+            hops = int(request.match_info["tail"].rsplit("/", 1)[-1] or 0)
+            if hops > 0:
+                raise web.HTTPFound(f"/hops/{hops - 1}")
         if self.mode == "redirect-private":
             raise web.HTTPFound("http://10.0.0.1/")
         return web.Response(text=self.body, content_type=self.content_type)

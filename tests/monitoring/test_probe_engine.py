@@ -55,7 +55,7 @@ def test_gone_target_opens_incident_after_two_failures_and_recovery_resolves_it(
     assert timeline(incident) == ["opened", "resolved"]
     resolved = incident.timeline.get(kind="resolved")
     assert resolved.actor_kind == "probe" and resolved.actor_label == "sales-avatar"
-    assert "recovered automatically: 2 good checks in a row" in resolved.message
+    assert "recovered automatically: 2 checks good in a row" in resolved.message
     assert ProbeResult.objects.filter(probe=probe).count() == 6
 
 

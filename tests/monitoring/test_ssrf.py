@@ -49,3 +49,12 @@ def test_redirect_to_a_private_address_is_refused(target, service):
     target.mode = "redirect-private"
     result = run(ProbeFactory(service=service, url=target.url))
     assert result.error == ErrorCategory.BLOCKED and "10.0.0.1" in result.message
+
+
+@pytest.mark.parametrize(("hops", "ok"), [(3, True), (4, False)])
+def test_at_most_three_redirects_are_followed(target, service, hops, ok):
+    target.mode = "redirecting"
+    result = run(ProbeFactory(service=service, url=f"http://127.0.0.1:{target.port}/hops/{hops}"))
+    assert result.ok is ok
+    if not ok:
+        assert result.message == "more than 3 redirects"
