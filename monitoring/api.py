@@ -51,8 +51,16 @@ class _ConfigureChecks:
         return attrs
 
 
+def _severity(default: int) -> serializers.IntegerField:
+    # Plain integers 1-5 (as the incident API): one choice set under several names upsets the
+    # OpenAPI enum naming.
+    return serializers.IntegerField(min_value=1, max_value=5, default=default)
+
+
 class ProbeSerializer(_ConfigureChecks, serializers.ModelSerializer):
     service = ServiceField()
+    severity_down = _severity(4)
+    severity_degraded = _severity(2)
 
     class Meta:
         model = Probe
@@ -83,6 +91,7 @@ class ProbeResultSerializer(serializers.ModelSerializer):
 
 class HeartbeatSerializer(_ConfigureChecks, serializers.ModelSerializer):
     service = ServiceField()
+    severity = _severity(4)
     ping_url = serializers.SerializerMethodField()
 
     class Meta:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from monitoring.models import (
@@ -191,12 +191,15 @@ def scheduler_problem(*, now: datetime | None = None) -> str | None:
     """
     now = now or timezone.now()
     stale_after = timedelta(seconds=settings.PROBE_SCHEDULER_STALE_SECONDS)
-    tick = SchedulerTick.objects.filter(name=SCHEDULER).values_list("at", flat=True).first()
-    if tick is None:
-        waiting = (
+    try:
+        tick = SchedulerTick.objects.filter(name=SCHEDULER).values_list("at", flat=True).first()
+        waiting = tick is None and (
             Probe.objects.filter(paused=False).exists()
             or Heartbeat.objects.filter(state=ProbeState.UP).exists()
         )
+    except DatabaseError as exc:  # a readiness check reports, never raises
+        return f"cannot read the scheduler's last tick: {exc.__class__.__name__}"
+    if tick is None:
         return (
             "the probe scheduler has never run: are celery beat and a worker running?"
             if waiting
