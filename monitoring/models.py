@@ -94,7 +94,10 @@ class ProbeQuerySet(models.QuerySet):
 
 
 class Probe(models.Model):
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="probes")
+    # The unique (service, name) index serves lookups by service: no second index to maintain.
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="probes", db_index=False
+    )
     name = models.CharField(max_length=120)
     method = models.CharField(max_length=8, choices=HttpMethod.choices, default=HttpMethod.GET)
     url = models.URLField(max_length=2000)
@@ -189,7 +192,10 @@ class Probe(models.Model):
 
 
 class ProbeResult(models.Model):
-    probe = models.ForeignKey(Probe, on_delete=models.CASCADE, related_name="results")
+    # Indexed by (probe, -at) below; a separate FK index would only slow the bulk inserts.
+    probe = models.ForeignKey(
+        Probe, on_delete=models.CASCADE, related_name="results", db_index=False
+    )
     at = models.DateTimeField()
     ok = models.BooleanField()
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -212,7 +218,9 @@ class ProbeResult(models.Model):
 class ProbeRollup(models.Model):
     """One probe's results over one hour; kept after the raw results are purged."""
 
-    probe = models.ForeignKey(Probe, on_delete=models.CASCADE, related_name="rollups")
+    probe = models.ForeignKey(
+        Probe, on_delete=models.CASCADE, related_name="rollups", db_index=False
+    )
     hour = models.DateTimeField()
     runs = models.PositiveIntegerField()
     failures = models.PositiveIntegerField()
@@ -243,7 +251,11 @@ class HeartbeatQuerySet(models.QuerySet):
 class Heartbeat(models.Model):
     """A push check: the monitored job pings /ping/<uuid>; silence past period + grace is down."""
 
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="heartbeats")
+    # Every ping rewrites this row and each of its indexes: keep them few (the unique
+    # (service, name) index serves lookups by service).
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="heartbeats", db_index=False
+    )
     name = models.CharField(max_length=120)
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     period_seconds = models.PositiveIntegerField(default=86400, validators=[MinValueValidator(60)])
@@ -291,7 +303,9 @@ class PingKind(models.TextChoices):
 
 
 class HeartbeatPing(models.Model):
-    heartbeat = models.ForeignKey(Heartbeat, on_delete=models.CASCADE, related_name="pings")
+    heartbeat = models.ForeignKey(
+        Heartbeat, on_delete=models.CASCADE, related_name="pings", db_index=False
+    )
     at = models.DateTimeField()
     kind = models.CharField(max_length=8, choices=PingKind.choices)
     exit_status = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -64,7 +64,10 @@ class Ping:
 
 def _store(uuid: uuid_lib.UUID, ping: Ping, now: datetime) -> tuple[int, str] | None:
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        # psycopg's own cursor (server-side binding) so the statement is prepared once per
+        # connection: planning this CTE costs the server more than executing it.
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor:
             cursor.execute(
                 _PING_SQL,
                 {
@@ -77,6 +80,7 @@ def _store(uuid: uuid_lib.UUID, ping: Ping, now: datetime) -> tuple[int, str] | 
                     "user_agent": ping.user_agent,
                     "body": ping.body,
                 },
+                prepare=True,
             )
             row = cursor.fetchone()
         return (row[0], row[1]) if row else None
