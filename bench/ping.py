@@ -115,7 +115,9 @@ during this run, so absolute figures are noisy and the ratio is what counts.
 | `GET /ping/<uuid>` | {ping_rps:,.0f} | {worst_p99:.1f} ms |
 
 Ratio ping / bare view: **{ratio:.2f}** (target >= 0.5; healthchecks' own handler 0.27 on this
-machine). p99 budget 50 ms: {"met" if worst_p99 < 50 else "NOT met"}. Non-2xx: {sum(r.non_2xx for r in pings)},
+machine). p99 budget 50 ms at 16 connections: {"met" if worst_p99 < 50 else "NOT met"} by the ping
+(worst round {worst_p99:.1f} ms), and by the bare view {"met" if max(r.p99_ms for r in bases) < 50 else "NOT met either"}
+({max(r.p99_ms for r in bases):.1f} ms) on this shared machine. Non-2xx: {sum(r.non_2xx for r in pings)},
 socket errors: {sum(r.errors for r in pings)}.
 
 Before each round the benchmark runs `VACUUM ANALYZE` on the heartbeat, ping and baseline
@@ -124,8 +126,9 @@ heartbeat row (dead tuples pile up within seconds without it; in production auto
 this). The heartbeats start in their steady state (up).
 
 Why it is fast: a ping is one SQL statement (an UPDATE of the heartbeat whose RETURNING feeds the
-INSERT of the ping row, in one CTE), autocommitted, no lock held across round trips; the state
-machine runs only when a ping changes the state.
+INSERT of the ping row, in one CTE), prepared once per connection, autocommitted, no lock held
+across round trips; the state machine runs only when a ping changes the state. The heartbeat
+and ping tables carry only the indexes they need (every extra index is written on every ping).
 
 ```
 {chr(10).join(lines)}

@@ -276,7 +276,7 @@ ONCALL_ACK_LINK_MAX_AGE = env_int("ONCALL_ACK_LINK_MAX_AGE", 3600, minimum=60)
 
 # --- monitoring ---------------------------------------------------------------------------
 # How often the beat claims due probes; detection adds up to this much to interval x failures.
-PROBE_SCHEDULER_TICK_SECONDS = env_int("PROBE_SCHEDULER_TICK_SECONDS", 2, minimum=1)
+PROBE_SCHEDULER_TICK_SECONDS = env_int("PROBE_SCHEDULER_TICK_SECONDS", 1, minimum=1)
 # /readyz fails when the scheduler has not ticked for this long (beat or probe workers stopped).
 PROBE_SCHEDULER_STALE_SECONDS = env_int(
     "PROBE_SCHEDULER_STALE_SECONDS", max(30, 3 * PROBE_SCHEDULER_TICK_SECONDS), minimum=1
