@@ -53,11 +53,27 @@ class AuditLogAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     """Read-only: tokens are created where their plaintext can be shown once (page, command)."""
 
-    list_display = ("prefix", "name", "user", "read_only", "created_at", "last_used_at", "expires_at", "revoked_at")
+    list_display = (
+        "prefix",
+        "name",
+        "user",
+        "read_only",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
     list_filter = ("read_only",)
     search_fields = ("prefix", "name", "user__username")
     fields = readonly_fields = (
-        "user", "name", "prefix", "read_only", "created_at", "expires_at", "last_used_at", "revoked_at",
+        "user",
+        "name",
+        "prefix",
+        "read_only",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
     )
 
     def has_add_permission(self, request):

@@ -27,7 +27,13 @@ def switch_team(request: HttpRequest) -> HttpResponse:
     return redirect(target)
 
 
-EXPIRY_CHOICES = [("", "never"), ("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")]
+EXPIRY_CHOICES = [
+    ("", "never"),
+    ("7", "7 days"),
+    ("30", "30 days"),
+    ("90", "90 days"),
+    ("365", "1 year"),
+]
 
 
 @login_required

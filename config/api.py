@@ -125,9 +125,7 @@ def api_exception_handler(exc, context):
 
 def api_not_found(request, *args, **kwargs):
     """Unknown paths under /api/v1/ answer the JSON error shape, not an HTML page."""
-    return JsonResponse(
-        error_body("not_found", f"No API endpoint at {request.path}."), status=404
-    )
+    return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}."), status=404)
 
 
 class ErrorDetailSerializer(serializers.Serializer):

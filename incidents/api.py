@@ -202,13 +202,16 @@ class IdFilter(filters.NumberFilter):
 
 class IncidentFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(
-        choices=Status.choices, help_text="Repeat to match several: ?status=triggered&status=acknowledged"
+        choices=Status.choices,
+        help_text="Repeat to match several: ?status=triggered&status=acknowledged",
     )
     severity = filters.MultipleChoiceFilter(choices=Severity.choices, help_text="Repeatable.")
     severity_min = filters.NumberFilter(
         field_name="severity", lookup_expr="gte", min_value=1, max_value=5
     )
-    is_open = filters.BooleanFilter(method="filter_is_open", label="Only open (true) or resolved (false)")
+    is_open = filters.BooleanFilter(
+        method="filter_is_open", label="Only open (true) or resolved (false)"
+    )
     service = IdFilter(field_name="service_id")
     team = IdFilter(field_name="team_id")
     assignee = IdFilter(field_name="assignee_id")
@@ -293,7 +296,9 @@ class IncidentViewSet(
     def _respond(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
         # Re-read with the related rows the representation needs.
         fresh = Incident.objects.select_related("service", "assignee").get(pk=incident.pk)
-        return Response(IncidentSerializer(fresh, context=self.get_serializer_context()).data, status=code)
+        return Response(
+            IncidentSerializer(fresh, context=self.get_serializer_context()).data, status=code
+        )
 
     def _payload(self, serializer_class) -> dict:
         serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
@@ -371,7 +376,9 @@ class IncidentViewSet(
         incident = services.request_escalation(incident=self.get_object(), actor=self._actor())
         return self._respond(incident)
 
-    @extend_schema(request=SeveritySerializer, responses=IncidentSerializer, summary="Change severity")
+    @extend_schema(
+        request=SeveritySerializer, responses=IncidentSerializer, summary="Change severity"
+    )
     @action(detail=True, methods=["post"])
     def severity(self, request, pk=None):
         incident = self.get_object()

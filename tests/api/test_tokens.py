@@ -156,8 +156,15 @@ def test_create_is_audited_without_the_secret(responder):
 def test_command_prints_the_token_once(responder):
     out, err = StringIO(), StringIO()
     call_command(
-        "create_api_token", responder.username, "--read-only", "--expires", "7",
-        "--name", "grafana", stdout=out, stderr=err,
+        "create_api_token",
+        responder.username,
+        "--read-only",
+        "--expires",
+        "7",
+        "--name",
+        "grafana",
+        stdout=out,
+        stderr=err,
     )
     plaintext = out.getvalue().strip()
     token = find_active_token(plaintext)
@@ -172,8 +179,12 @@ def test_command_refuses_unknown_user_and_bad_expiry(responder):
         call_command("create_api_token", "nobody", stdout=StringIO(), stderr=StringIO())
     with pytest.raises(CommandError, match="expiry"):
         call_command(
-            "create_api_token", responder.username, "--expires", "0",
-            stdout=StringIO(), stderr=StringIO(),
+            "create_api_token",
+            responder.username,
+            "--expires",
+            "0",
+            stdout=StringIO(),
+            stderr=StringIO(),
         )
     assert not ApiToken.objects.exists()
 
