@@ -38,6 +38,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django_filters import rest_framework as django_filters
 from rest_framework import exceptions, filters, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -123,6 +125,7 @@ def api_exception_handler(exc, context):
     return response
 
 
+@csrf_exempt  # no state changes here; CSRF would turn this 404 into an HTML 403
 def api_not_found(request, *args, **kwargs):
     """Unknown paths under /api/v1/ answer the JSON error shape, not an HTML page."""
     return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}."), status=404)
@@ -230,6 +233,30 @@ class CursorPage(CursorPagination):
     max_page_size = 200
     ordering = ("-id",)
 
+    def get_page_size(self, request):
+        """Strict: a page_size that is not an integer in 1..max_page_size is a 400."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {"page_size": [f"Must be an integer from 1 to {self.max_page_size}."]}
+            )
+        return size
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(
+                    {"minimum": 1, "maximum": self.max_page_size, "default": self.page_size}
+                )
+        return parameters
+
     def decode_cursor(self, request):
         try:
             return super().decode_cursor(request)
@@ -242,6 +269,24 @@ class CursorPage(CursorPagination):
         except (DjangoValidationError, ValueError, TypeError, OverflowError):
             # A hand-made cursor whose position does not fit the ordering field.
             raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A FilterSet where a filter given with an empty value is a 400 instead of being ignored,
+    so ``?opened_before=`` cannot silently mean "no limit"."""
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        getlist = getattr(self.data, "getlist", None)
+        for name in self.filters:
+            if name not in self.data:
+                continue
+            values = getlist(name) if getlist else [self.data.get(name)]
+            if any(value == "" for value in values):
+                if name in self.form.fields:
+                    self.form.add_error(name, "Give a value or leave the parameter out.")
+                valid = False
+        return valid
 
 
 class StableOrderingFilter(filters.OrderingFilter):

@@ -9,7 +9,12 @@ from __future__ import annotations
 from django import forms
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -17,7 +22,7 @@ from rest_framework.response import Response
 from accounts import audit
 from accounts.models import ApiToken, User
 from accounts.permissions import Action, can
-from config.api import CursorPage, TeamScopedMixin, register_domain_error
+from config.api import CursorPage, StrictFilterSet, TeamScopedMixin, register_domain_error
 from incidents import services
 from incidents.access import get_incident_for_user
 from incidents.actors import Actor
@@ -189,6 +194,7 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
 # --- filters ------------------------------------------------------------------------------
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(filters.NumberFilter):
     """An integer id (NumberFilter would accept 1e400 and 1.5)."""
 
@@ -200,7 +206,7 @@ class IdFilter(filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
-class IncidentFilter(filters.FilterSet):
+class IncidentFilter(StrictFilterSet):
     status = filters.MultipleChoiceFilter(
         choices=Status.choices,
         help_text="Repeat to match several: ?status=triggered&status=acknowledged",
@@ -209,8 +215,10 @@ class IncidentFilter(filters.FilterSet):
     severity_min = filters.NumberFilter(
         field_name="severity", lookup_expr="gte", min_value=1, max_value=5
     )
-    is_open = filters.BooleanFilter(
-        method="filter_is_open", label="Only open (true) or resolved (false)"
+    is_open = filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_is_open",
+        label="true: only open incidents; false: only resolved ones",
     )
     service = IdFilter(field_name="service_id")
     team = IdFilter(field_name="team_id")
@@ -227,12 +235,10 @@ class IncidentFilter(filters.FilterSet):
         fields = []
 
     def filter_is_open(self, queryset, name, value):
-        if value is None:
-            return queryset
-        return queryset.open() if value else queryset.filter(status=Status.RESOLVED)
+        return queryset.open() if value == "true" else queryset.filter(status=Status.RESOLVED)
 
 
-class ServiceFilter(filters.FilterSet):
+class ServiceFilter(StrictFilterSet):
     team = IdFilter(field_name="team_id")
 
     class Meta:

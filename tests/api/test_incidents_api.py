@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import AuditLog, Role
+from accounts.models import AuditLog
 from incidents.models import Incident, Status
 from tests.api.factories import open_incident
 from tests.factories import IncidentFactory, MembershipFactory, ServiceFactory
@@ -334,3 +334,9 @@ def test_session_auth_needs_csrf_for_writes(client, responder, service):
     response = browser.post(url(incident, "acknowledge"))
     assert response.status_code == 403
     assert "CSRF" in response.json()["error"]["message"]
+
+
+def test_empty_filter_value_is_400_not_ignored(make_client, responder):
+    response = make_client(responder).get("/api/v1/incidents/?opened_before=")
+    assert response.status_code == 400
+    assert "opened_before" in response.json()["error"]["fields"]
