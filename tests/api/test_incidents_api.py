@@ -167,9 +167,13 @@ def test_list_query_count_does_not_grow_with_page_size(
     client = make_client(responder)
     client.get("/api/v1/me/")  # last_used_at written now, not inside the measured request
     # token lookup, team ids, one page query (service and assignee joined)
-    with django_assert_max_num_queries(3):
-        response = client.get(f"/api/v1/incidents/?page_size={page_size}&status=triggered")
+    with django_assert_max_num_queries(3) as captured:
+        response = client.get(
+            f"/api/v1/incidents/?page_size={page_size}&status=triggered&severity=3"
+        )
     assert len(response.json()["results"]) == page_size
+    # django-filter's default DISTINCT over every column made this page 15x slower at 100k rows.
+    assert not any("DISTINCT" in q["sql"] for q in captured.captured_queries)
 
 
 # --- writes -------------------------------------------------------------------------------
