@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import AuditLog
+from accounts.models import AuditLog, Role
 from incidents.models import Incident, Status
 from tests.api.factories import open_incident
 from tests.factories import IncidentFactory, MembershipFactory, ServiceFactory
@@ -344,3 +344,39 @@ def test_empty_filter_value_is_400_not_ignored(make_client, responder):
     response = make_client(responder).get("/api/v1/incidents/?opened_before=")
     assert response.status_code == 400
     assert "opened_before" in response.json()["error"]["fields"]
+
+
+def test_me_needs_authentication(anon, make_client, responder, client):
+    assert anon.get("/api/v1/me/").status_code == 401
+    client.force_login(responder)
+    body = client.get("/api/v1/me/").json()
+    assert body["username"] == responder.username and body["token"] is None
+
+
+def test_timeline_query_count_is_constant(
+    make_client, responder, service, django_assert_max_num_queries
+):
+    incident = open_incident(service)
+    client = make_client(responder)
+    for i in range(30):
+        client.post(url(incident, "notes"), {"text": f"note {i}"}, format="json")
+    # token, team ids, incident, one page (actors joined)
+    with django_assert_max_num_queries(4):
+        body = client.get(url(incident, "timeline") + "?page_size=25").json()
+    assert len(body["results"]) == 25 and body["next"]
+
+
+def test_incident_representation_matches_the_declared_fields(responder, service, team):
+    from incidents.api import IncidentSerializer
+
+    assignee = MembershipFactory(team=team, role=Role.RESPONDER).user
+    assignee.display_name = "Ada"
+    incidents = [
+        IncidentFactory(service=service, assignee=assignee, summary="s", dedup_key="k"),
+        IncidentFactory(service=service, status=Status.RESOLVED, resolved_by=responder),
+    ]
+    serializer = IncidentSerializer()
+    for incident in incidents:
+        fast = serializer.to_representation(incident)
+        assert fast == serializer.generic_representation(incident)
+        assert list(fast) == list(IncidentSerializer.Meta.fields)
