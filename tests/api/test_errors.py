@@ -72,3 +72,26 @@ def test_throttling_per_token_is_429_with_retry_after(make_client, responder, se
     assert int(first.get("/api/v1/me/")["Retry-After"]) > 0
     # Another token of the same user has its own budget.
     assert second.get("/api/v1/me/").status_code == 200
+
+
+def test_throttle_window_resets(make_client, responder, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from freezegun import freeze_time
+
+    settings.API_THROTTLE_RATE = "2/min"
+    client = make_client(responder)
+    start = timezone.now().replace(second=5)
+    with freeze_time(start):
+        assert [client.get("/api/v1/me/").status_code for _ in range(3)] == [200, 200, 429]
+        assert 1 <= int(client.get("/api/v1/me/")["Retry-After"]) <= 60
+    with freeze_time(start + timedelta(minutes=1)):
+        assert client.get("/api/v1/me/").status_code == 200
+
+
+def test_anonymous_schema_requests_are_throttled_by_address(client, settings, db):
+    settings.API_THROTTLE_RATE = "1/min"
+    assert client.get("/api/v1/schema/", REMOTE_ADDR="10.0.0.1").status_code == 200
+    assert client.get("/api/v1/schema/", REMOTE_ADDR="10.0.0.1").status_code == 429
+    assert client.get("/api/v1/schema/", REMOTE_ADDR="10.0.0.2").status_code == 200
