@@ -45,7 +45,7 @@ from django.db.models import ProtectedError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django_filters import rest_framework as django_filters
-from rest_framework import exceptions, filters, serializers
+from rest_framework import exceptions, filters
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.throttling import BaseThrottle
@@ -136,19 +136,6 @@ def api_exception_handler(exc, context):
 def api_not_found(request, *args, **kwargs):
     """Unknown paths under /api/v1/ answer the JSON error shape, not an HTML page."""
     return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}."), status=404)
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Machine-readable, e.g. not_found, invalid_transition.")
-    message = serializers.CharField(help_text="Human-readable explanation.")
-    fields = serializers.DictField(
-        child=serializers.JSONField(),
-        help_text="Per-field messages on 400 (field name -> list of messages); else empty.",
-    )
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()
 
 
 # --- permissions --------------------------------------------------------------------------

@@ -9,9 +9,11 @@ from accounts.tokens import create_token
 
 
 @pytest.fixture(autouse=True)
-def _no_throttle(settings):
+def _api_test_settings(settings):
     # Throttling has its own tests; elsewhere it would only make test order matter.
     settings.API_THROTTLE_RATE = ""
+    # Every test makes users; PBKDF2 at full strength made user creation most of the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

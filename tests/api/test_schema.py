@@ -70,7 +70,7 @@ def fuzz_headers(db, make_client, _keep_test_connection):
 
 
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case, fuzz_headers):
     """No 5xx, and every response (status, headers, body) is one the schema documents.
 
