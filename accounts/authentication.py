@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
+from rest_framework.permissions import SAFE_METHODS
 
 from accounts import tokens
+
+READ_ONLY_TOKEN_MESSAGE = "This API token is read-only."
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -34,6 +37,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         tokens.note_use(token)
+        if token.read_only and request.method not in SAFE_METHODS:
+            # Refused here, before any viewset's own permission classes, so no endpoint of any
+            # app can forget it. Every write answers 403 whether its object exists or not, so
+            # this reveals nothing about other teams' objects.
+            raise exceptions.PermissionDenied(READ_ONLY_TOKEN_MESSAGE)
         return token.user, token
 
     def authenticate_header(self, request) -> str:

@@ -51,6 +51,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.throttling import BaseThrottle
 
 from accounts.audit import client_ip
+from accounts.authentication import READ_ONLY_TOKEN_MESSAGE
 from accounts.models import ApiToken
 from accounts.permissions import Action, can, team_ids_of
 
@@ -140,8 +141,6 @@ def api_not_found(request, *args, **kwargs):
 
 # --- permissions --------------------------------------------------------------------------
 
-READ_ONLY_TOKEN_MESSAGE = "This API token is read-only."
-
 
 def token_may_write(request) -> bool:
     token = request.auth
@@ -152,7 +151,8 @@ class TeamPermission(BasePermission):
     """Authenticated; writes need a writable token and the view's Action in the object's team.
 
     Detail routes decide writes only after the object is found, so another team's object is a
-    404 whatever the token or role.
+    404 whatever the role. (Read-only tokens are already refused on every write by
+    BearerTokenAuthentication; the checks here also cover views with other authentication.)
     """
 
     def has_permission(self, request, view) -> bool:

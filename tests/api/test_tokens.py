@@ -236,3 +236,19 @@ def test_revoking_someone_elses_token_is_404_and_get_is_405(client, responder, o
 def test_token_page_needs_login(client):
     response = client.get("/account/tokens/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_read_only_token_is_refused_on_writes_of_every_app(make_client, manager, team):
+    # oncall's viewsets bring their own permission classes; the refusal happens before them.
+    client = make_client(manager, read_only=True)
+    response = client.post(
+        "/api/v1/oncall/policies/", {"team": team.pk, "name": "Night"}, format="json"
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == "This API token is read-only."
+    assert client.get("/api/v1/oncall/policies/").status_code == 200
+    writable = make_client(manager)
+    created = writable.post(
+        "/api/v1/oncall/policies/", {"team": team.pk, "name": "Night"}, format="json"
+    )
+    assert created.status_code == 201
