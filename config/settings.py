@@ -238,19 +238,45 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "vigil@localhost")
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Scripts send "Authorization: Bearer vgl_..."; the browser uses its session (with CSRF).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["config.api.TeamPermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "config.api.StableOrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "config.api.CursorPage",
+    "DEFAULT_THROTTLE_CLASSES": ["config.api.TokenRateThrottle"],
+    "EXCEPTION_HANDLER": "config.api.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Vigil API",
-    "DESCRIPTION": "Incident response for AI/LLM-backed services.",
+    "DESCRIPTION": (
+        "Incident response for AI/LLM-backed services. Authenticate with "
+        "`Authorization: Bearer <token>` (create one at /account/tokens/). Lists use cursor "
+        "pagination (`next`/`previous` links). Every error answers "
+        '`{"error": {"code", "message", "fields"}}`; see docs/api.md.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.models.Status",
+        "SeverityEnum": "incidents.models.Severity",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.add_error_responses",
+    ],
 }
 
 # --- logging ------------------------------------------------------------------------------
@@ -273,6 +299,11 @@ ONCALL_RETRY_BASE_SECONDS = env_int("ONCALL_RETRY_BASE_SECONDS", 30, minimum=1)
 ONCALL_DELIVERY_LEASE_SECONDS = env_int("ONCALL_DELIVERY_LEASE_SECONDS", 120, minimum=10)
 # Lifetime of the signed acknowledge links in notifications (single use).
 ONCALL_ACK_LINK_MAX_AGE = env_int("ONCALL_ACK_LINK_MAX_AGE", 3600, minimum=60)
+
+# --- api ---
+# Requests per API token (per user for browser sessions) and period: "<n>/sec|min|hour|day".
+# Empty disables throttling. Over it the API answers 429 with Retry-After.
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "1200/min")
 
 # --- monitoring ---------------------------------------------------------------------------
 # How often the beat claims due probes; detection adds up to this much to interval x failures.
