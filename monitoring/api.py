@@ -9,21 +9,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from accounts.permissions import Action, can, team_ids_of
+from accounts.permissions import Action, team_ids_of
+from config.api import TeamScopedMixin
 from incidents.models import Service
 from monitoring import services, stats
 from monitoring.models import Heartbeat, Probe, ProbeResult
-
-
-class ByIdCursor(CursorPagination):
-    ordering = "id"
-    page_size = 50
 
 
 class ServiceField(serializers.PrimaryKeyRelatedField):
@@ -32,13 +26,8 @@ class ServiceField(serializers.PrimaryKeyRelatedField):
         return Service.objects.filter(team_id__in=team_ids_of(request.user))
 
 
-class _ConfigureChecks:
-    """Model validation (clean) on top of field validation, and CONFIGURE on the target team."""
-
-    def validate_service(self, service):
-        if not can(self.context["request"].user, service.team_id, Action.CONFIGURE):
-            raise PermissionDenied(f"configuring {service} needs the manager role in its team")
-        return service
+class _ModelClean:
+    """Model validation (``clean``) on top of field validation."""
 
     def validate(self, attrs):
         instance = self.instance or self.Meta.model()
@@ -57,7 +46,7 @@ def _severity(default: int) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=5, default=default)
 
 
-class ProbeSerializer(_ConfigureChecks, serializers.ModelSerializer):
+class ProbeSerializer(_ModelClean, serializers.ModelSerializer):
     service = ServiceField()
     severity_down = _severity(4)
     severity_degraded = _severity(2)
@@ -89,7 +78,7 @@ class ProbeResultSerializer(serializers.ModelSerializer):
         fields = ["at", "ok", "latency_ms", "status_code", "error", "message"]
 
 
-class HeartbeatSerializer(_ConfigureChecks, serializers.ModelSerializer):
+class HeartbeatSerializer(_ModelClean, serializers.ModelSerializer):
     service = ServiceField()
     severity = _severity(4)
     ping_url = serializers.SerializerMethodField()
@@ -110,33 +99,29 @@ class HeartbeatSerializer(_ConfigureChecks, serializers.ModelSerializer):
         return settings.BASE_URL + heartbeat.ping_path
 
 
-class _TeamScoped(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
-    pagination_class = ByIdCursor
+class _MonitorViewSet(TeamScopedMixin, viewsets.ModelViewSet):
+    """Team-scoped (another team's object is a 404); writes need CONFIGURE in the service's team."""
+
+    team_field = "service__team_id"
+    write_action = Action.CONFIGURE
+    filterset_fields = ["service", "state"]
+    ordering_fields = ["name", "id"]
+    ordering = ["id"]
 
     def get_queryset(self):
-        return self.queryset.visible_to(self.request.user).select_related("service")
+        return super().get_queryset().select_related("service")
 
-    def require_configure(self, obj) -> None:
-        if not can(self.request.user, obj.service.team_id, Action.CONFIGURE):
-            raise PermissionDenied("this needs the manager role in the team")
-
-    def perform_update(self, serializer):
-        self.require_configure(serializer.instance)
+    def perform_create(self, serializer):
+        self.require(serializer.validated_data["service"].team_id)
         serializer.save()
 
-    def perform_destroy(self, instance):
-        self.require_configure(instance)
-        instance.delete()
+    def perform_update(self, serializer):
+        if "service" in serializer.validated_data:
+            self.require(serializer.validated_data["service"].team_id)
+        serializer.save()
 
 
-class ProbeViewSet(_TeamScoped):
+class ProbeViewSet(_MonitorViewSet):
     """HTTP probes. A new probe runs at the next scheduler tick, then every interval."""
 
     queryset = Probe.objects.all()
@@ -145,8 +130,7 @@ class ProbeViewSet(_TeamScoped):
     @extend_schema(request=None, responses=ProbeSerializer)
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
-        probe = self.get_object()
-        self.require_configure(probe)
+        probe = self.get_object()  # a write: TeamPermission requires CONFIGURE in its team
         return Response(
             ProbeSerializer(services.pause_probe(probe=probe), context={"request": request}).data
         )
@@ -154,8 +138,7 @@ class ProbeViewSet(_TeamScoped):
     @extend_schema(request=None, responses=ProbeSerializer)
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        probe = self.get_object()
-        self.require_configure(probe)
+        probe = self.get_object()  # a write: TeamPermission requires CONFIGURE in its team
         return Response(
             ProbeSerializer(services.resume_probe(probe=probe), context={"request": request}).data
         )
@@ -189,7 +172,7 @@ class ProbeViewSet(_TeamScoped):
         )
 
 
-class HeartbeatViewSet(_TeamScoped):
+class HeartbeatViewSet(_MonitorViewSet):
     """Push heartbeats: the monitored job calls its ping URL (healthchecks.io conventions)."""
 
     queryset = Heartbeat.objects.all()
@@ -198,8 +181,7 @@ class HeartbeatViewSet(_TeamScoped):
     @extend_schema(request=None, responses=HeartbeatSerializer)
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
-        heartbeat = self.get_object()
-        self.require_configure(heartbeat)
+        heartbeat = self.get_object()  # a write: TeamPermission requires CONFIGURE in its team
         paused = services.pause_heartbeat(heartbeat=heartbeat)
         return Response(HeartbeatSerializer(paused, context={"request": request}).data)
 

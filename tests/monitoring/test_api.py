@@ -50,7 +50,7 @@ def test_bad_probe_input_is_a_400_naming_the_field(client, manager, service, ove
         "/api/v1/probes/", probe_payload(service, **overrides), content_type="application/json"
     )
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in response.json()["error"]["fields"]
 
 
 def test_viewer_reads_but_cannot_configure(client, viewer, service):
@@ -86,7 +86,7 @@ def test_other_teams_probes_and_heartbeats_are_404_and_unlisted(client, outsider
     response = client.post(
         "/api/v1/probes/", probe_payload(service), content_type="application/json"
     )
-    assert response.status_code == 400 and "service" in response.json()
+    assert response.status_code == 400 and "service" in response.json()["error"]["fields"]
 
 
 def test_anonymous_is_refused(client, service):
@@ -140,3 +140,16 @@ def test_monitor_page_lists_probes_and_heartbeats(client, viewer, service, outsi
     assert b"chat-api" not in client.get("/monitors/").content
     client.logout()
     assert client.get("/monitors/").status_code == 302
+
+
+def test_bearer_token_reads_and_a_read_only_one_cannot_write(client, manager, service):
+    from accounts.tokens import create_token
+
+    probe = ProbeFactory(service=service)
+    writable = create_token(user=manager, name="ci", read_only=False, expires_in_days=30)
+    read_only = create_token(user=manager, name="ro", read_only=True, expires_in_days=30)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {read_only.plaintext}"}
+    assert client.get(f"/api/v1/probes/{probe.pk}/", **auth).status_code == 200
+    assert client.post(f"/api/v1/probes/{probe.pk}/pause/", **auth).status_code == 403
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {writable.plaintext}"}
+    assert client.post(f"/api/v1/probes/{probe.pk}/pause/", **auth).status_code == 200
