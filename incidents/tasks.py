@@ -1,0 +1,24 @@
+"""Thin Celery tasks of the incidents app (routed to the ``ingest`` queue). Safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task
+def apply_inbound_event(event_id: int) -> bool:
+    from incidents.ingest.services import apply_pending_event
+
+    return apply_pending_event(event_id=event_id)
+
+
+@shared_task
+def sweep_inbound_events() -> int:
+    """Apply every accepted delivery that is still pending (broker was down, worker crashed).
+
+    Two beats running this at once is harmless: each event is claimed with SKIP LOCKED and a
+    conditional check on ``processed_at`` before it is applied.
+    """
+    from incidents.ingest.services import apply_pending_events
+
+    return apply_pending_events()
