@@ -40,3 +40,11 @@ def post_json(client):
         return client.post(path, data=body, content_type="application/json", **headers)
 
     return post
+
+
+def pytest_configure(config):
+    # Django's live server listens with a backlog of 5; fifty senders connecting at once (the
+    # race test) would be reset by the kernel before Django sees them. Real servers use more.
+    from django.core.servers.basehttp import ThreadedWSGIServer
+
+    ThreadedWSGIServer.request_queue_size = 128
