@@ -273,6 +273,8 @@ INGEST_RAW_BODY_CAP = env_int("INGEST_RAW_BODY_CAP", 64 * 1024, minimum=0)
 # Deliveries per minute per integration unless the integration sets its own (429 beyond).
 INGEST_RATE_LIMIT_PER_MINUTE = env_int("INGEST_RATE_LIMIT_PER_MINUTE", 600, minimum=0)
 # Apply a delivery to alerts/incidents inside the request (1) or on the ingest queue (0).
-INGEST_APPLY_INLINE = env_bool("INGEST_APPLY_INLINE", True)
+INGEST_APPLY_INLINE = env_bool("INGEST_APPLY_INLINE", False)
+# Seconds a web process reuses an integration it looked up (deactivation delay elsewhere).
+INGEST_INTEGRATION_CACHE_SECONDS = env_int("INGEST_INTEGRATION_CACHE_SECONDS", 5, minimum=0)
 # Seconds between sweeps that apply deliveries left pending (broker down, worker crash).
 INGEST_SWEEP_SECONDS = env_int("INGEST_SWEEP_SECONDS", 15, minimum=1)

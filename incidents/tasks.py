@@ -6,10 +6,13 @@ from celery import shared_task
 
 
 @shared_task
-def apply_inbound_event(event_id: int) -> bool:
-    from incidents.ingest.services import apply_pending_event
+def apply_inbound_events() -> int:
+    """Apply pending deliveries; published (coalesced) after each accepted delivery."""
+    from incidents.ingest.kick import scan_started
+    from incidents.ingest.services import apply_pending_events
 
-    return apply_pending_event(event_id=event_id)
+    scan_started()
+    return apply_pending_events()
 
 
 @shared_task

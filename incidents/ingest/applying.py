@@ -8,7 +8,7 @@ partial unique index decides races between first deliveries.
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from incidents import services
@@ -38,16 +38,19 @@ def _locked_open_incident(integration: Integration, key: str) -> Incident | None
 
 
 def apply_normalized(*, integration: Integration, normalized: dict) -> Incident | None:
-    """Apply one delivery. Returns the incident it touched, or None when it was dropped."""
+    """Apply one delivery. Returns the incident it touched, or None when it was dropped.
+
+    Must run inside a transaction (the callers own it, with a savepoint per event): the locks
+    taken here are held until that transaction ends.
+    """
     action = normalized["action"]
     key = normalized["incident_key"]
     actor = actor_for(integration)
-    with transaction.atomic():
-        if action == "acknowledge":
-            return _acknowledge(integration, key, actor)
-        if action == "resolve":
-            return _resolve_all(integration, key, actor)
-        return _apply_alerts(integration, normalized, actor)
+    if action == "acknowledge":
+        return _acknowledge(integration, key, actor)
+    if action == "resolve":
+        return _resolve_all(integration, key, actor)
+    return _apply_alerts(integration, normalized, actor)
 
 
 def _acknowledge(integration: Integration, key: str, actor: Actor) -> Incident | None:
@@ -64,11 +67,9 @@ def _resolve_all(integration: Integration, key: str, actor: Actor) -> Incident |
     if incident is None:
         return None
     now = timezone.now()
-    for alert in incident.alerts.filter(status=AlertStatus.FIRING):
-        alert.status = AlertStatus.RESOLVED
-        alert.resolved_at = now
-        alert.last_seen_at = now
-        alert.save(update_fields=["status", "resolved_at", "last_seen_at"])
+    incident.alerts.filter(status=AlertStatus.FIRING).update(
+        status=AlertStatus.RESOLVED, resolved_at=now, last_seen_at=now, ends_at=now
+    )
     return services.resolve(incident=incident, actor=actor, note="resolve event from the sender")
 
 
@@ -96,28 +97,42 @@ def _apply_alerts(integration: Integration, normalized: dict, actor: Actor) -> I
                 "alerts": [alert["fingerprint"] for alert in firing][:50],
             },
         )
-        incident = Incident.objects.select_for_update().get(pk=incident.pk)
-        incoming = [a for a in incoming if a["status"] == "resolved"] + firing
+        if not opened:  # another delivery opened it meanwhile; open_incident locked it for us
+            incident = Incident.objects.select_for_update().get(pk=incident.pk)
+        incoming = [a for a in incoming if a["status"] == AlertStatus.RESOLVED] + firing
 
     now = timezone.now()
-    existing = {
-        alert.fingerprint: alert
-        for alert in Alert.objects.filter(
-            incident=incident, fingerprint__in=[a["fingerprint"] for a in incoming]
-        )
-    }
+    # A fresh incident has no alerts yet; otherwise read the ones this delivery names.
+    existing = (
+        {}
+        if opened
+        else {
+            alert.fingerprint: alert
+            for alert in Alert.objects.filter(
+                incident=incident, fingerprint__in=[a["fingerprint"] for a in incoming]
+            )
+        }
+    )
+    new_alerts: dict[str, dict] = {}
+    plain_repeats: list[int] = []
+    resolved_any = False
     for data in incoming:
         alert = existing.get(data["fingerprint"])
         if alert is None:
-            if data["status"] == AlertStatus.RESOLVED:
-                continue  # never seen firing here: nothing to resolve
-            existing[data["fingerprint"]] = _attach(
-                integration, incident, data, now, actor, quiet=opened
-            )
+            if data["status"] == AlertStatus.FIRING:
+                new_alerts[data["fingerprint"]] = data
         elif data["status"] == AlertStatus.FIRING:
-            _refire(alert, data, now, incident, actor)
+            if _is_plain_repeat(alert, data):
+                plain_repeats.append(alert.pk)
+            else:
+                _refire(alert, data, now, incident, actor)
         else:
-            _resolve_alert(alert, data, now, incident, actor)
+            resolved_any |= _resolve_alert(alert, data, now, incident, actor)
+    if plain_repeats:
+        # The common case (Alertmanager repeating the group): one UPDATE for all of them.
+        Alert.objects.filter(pk__in=plain_repeats).update(count=F("count") + 1, last_seen_at=now)
+    if new_alerts:
+        _attach(integration, incident, list(new_alerts.values()), now, actor, quiet=opened)
 
     firing_severities = [a["severity"] for a in incoming if a["status"] == AlertStatus.FIRING]
     if firing_severities and max(firing_severities) > incident.severity:
@@ -128,15 +143,24 @@ def _apply_alerts(integration: Integration, normalized: dict, actor: Actor) -> I
             reason="an alert arrived with a higher severity",
         )
     if (
-        integration.auto_resolve
+        resolved_any
+        and integration.auto_resolve
         and incident.status in OPEN_STATUSES
         and not incident.alerts.filter(status=AlertStatus.FIRING).exists()
-        and incident.alerts.exists()
     ):
         incident = services.resolve(
             incident=incident, actor=actor, note="all of its alerts have resolved"
         )
     return incident
+
+
+def _is_plain_repeat(alert: Alert, data: dict) -> bool:
+    return (
+        alert.status == AlertStatus.FIRING
+        and alert.severity == data["severity"]
+        and (not data["labels"] or alert.labels == data["labels"])
+        and (not data["annotations"] or alert.annotations == data["annotations"])
+    )
 
 
 def _fresh_firing(integration: Integration, key: str, incoming: list[dict]) -> list[dict]:
@@ -166,10 +190,13 @@ def _fresh_firing(integration: Integration, key: str, incoming: list[dict]) -> l
     ]
 
 
-def _attach(integration, incident, data, now, actor, *, quiet: bool) -> Alert:
-    try:
-        with transaction.atomic():
-            alert = Alert.objects.create(
+def _attach(integration, incident, alerts: list[dict], now, actor, *, quiet: bool) -> None:
+    """Create the alerts new to this incident. We hold the incident's lock, so no concurrent
+    delivery can attach the same fingerprint (the unique constraint would abort us if one did,
+    and the event would be retried)."""
+    created = Alert.objects.bulk_create(
+        [
+            Alert(
                 integration=integration,
                 incident=incident,
                 fingerprint=data["fingerprint"],
@@ -184,22 +211,20 @@ def _attach(integration, incident, data, now, actor, *, quiet: bool) -> Alert:
                 first_seen_at=now,
                 last_seen_at=now,
             )
-    except IntegrityError:
-        # Another delivery attached it first (we hold the incident lock, so this is a row
-        # created by a transaction that committed just before ours): count a repeat.
-        alert = Alert.objects.get(incident=incident, fingerprint=data["fingerprint"])
-        _refire(alert, data, now, incident, actor)
-        return alert
-    if not quiet:
+            for data in alerts
+        ]
+    )
+    if quiet:
+        return  # the "opened" entry already lists them
+    for alert in created:
         services.record(
             incident=incident,
             kind="alert_attached",
             actor=actor,
             at=now,
-            message=f"Alert {_name(data)} joined the incident",
+            message=f"Alert {alert.summary or alert.fingerprint} joined the incident"[:500],
             data={"alert_id": alert.pk, "fingerprint": alert.fingerprint},
         )
-    return alert
 
 
 def _refire(alert: Alert, data: dict, now, incident, actor) -> None:
@@ -228,7 +253,8 @@ def _refire(alert: Alert, data: dict, now, incident, actor) -> None:
     alert.save(update_fields=fields)
 
 
-def _resolve_alert(alert: Alert, data: dict, now, incident, actor) -> None:
+def _resolve_alert(alert: Alert, data: dict, now, incident, actor) -> bool:
+    """Mark the alert resolved; returns whether it was firing until now."""
     alert.last_seen_at = now
     fields = ["last_seen_at"]
     if alert.status == AlertStatus.FIRING:
@@ -244,7 +270,10 @@ def _resolve_alert(alert: Alert, data: dict, now, incident, actor) -> None:
             message=f"Alert {_name(data)} resolved",
             data={"alert_id": alert.pk, "fingerprint": alert.fingerprint},
         )
+        alert.save(update_fields=fields)
+        return True
     alert.save(update_fields=fields)
+    return False
 
 
 def _name(data: dict) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from django.core.cache import cache
+
 from incidents.ingest.throttle import Breaker
 
 log = logging.getLogger(__name__)
@@ -15,15 +17,41 @@ log = logging.getLogger(__name__)
 broker_breaker = Breaker(pause=5.0)
 
 
-def request_processing(event_id: int) -> None:
-    if not broker_breaker.allows():
+KICK_FLAG = "ingest:kick"
+KICK_FLAG_SECONDS = 10
+
+
+def request_processing() -> None:
+    """Make sure a worker will look at the pending events, publishing at most one task.
+
+    A flag in the cache says "a task is queued and has not started its scan yet". The task
+    clears the flag before it scans, and this runs after our event committed, so either we set
+    the flag and publish, or a queued task's scan will still see our event. The flag expires on
+    its own in case the task is lost (the sweep covers that case).
+    """
+    try:
+        first = cache.add(KICK_FLAG, 1, timeout=KICK_FLAG_SECONDS)
+    except Exception:  # cache down: publish anyway, the broker may still work
+        first = True
+    if not first or not broker_breaker.allows():
         return
-    from incidents.tasks import apply_inbound_event
+    from incidents.tasks import apply_inbound_events
 
     try:
-        apply_inbound_event.delay(event_id)
+        apply_inbound_events.delay()
     except Exception as exc:  # broker down or misconfigured: the sweep covers it
         broker_breaker.trip()
-        log.warning(
-            "could not enqueue inbound event %s, the sweep will apply it: %s", event_id, exc
-        )
+        _forget_flag()
+        log.warning("could not enqueue ingest work, the sweep will apply it: %s", exc)
+
+
+def _forget_flag() -> None:
+    try:
+        cache.delete(KICK_FLAG)
+    except Exception:
+        log.debug("could not clear the ingest kick flag", exc_info=True)
+
+
+def scan_started() -> None:
+    """Called by the task before it looks for pending events (see request_processing)."""
+    _forget_flag()

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 
 from django.conf import settings
 from django.db import transaction
@@ -74,18 +75,39 @@ def create_integration(
     return integration, token
 
 
+# Token hash -> (expiry, integration). Each web process keeps the integrations it has seen for a
+# few seconds, so a delivery usually costs no lookup query; deactivating an integration takes
+# effect everywhere within INGEST_INTEGRATION_CACHE_SECONDS (at once in the saving process).
+_recent: dict[str, tuple[float, Integration]] = {}
+_RECENT_MAX = 2048
+
+
+def forget_cached_integrations() -> None:
+    _recent.clear()
+
+
 def integration_for_token(token: str, *, kind: str | None = None) -> Integration | None:
     """The active integration this token belongs to, or None. Constant-time comparison."""
     if not isinstance(token, str) or len(token) < PREFIX_LENGTH or len(token) > 128:
         return None
     digest = hash_token(token)
-    candidates = Integration.objects.select_related("service").filter(
-        token_prefix=token[:PREFIX_LENGTH], is_active=True
-    )
-    found = None
-    for candidate in candidates:
-        if hmac.compare_digest(candidate.token_hash, digest):
-            found = candidate
+    ttl = settings.INGEST_INTEGRATION_CACHE_SECONDS
+    now = time.monotonic()
+    cached = _recent.get(digest) if ttl > 0 else None
+    if cached is not None and cached[0] > now:
+        found = cached[1]
+    else:
+        found = None
+        candidates = Integration.objects.select_related("service").filter(
+            token_prefix=token[:PREFIX_LENGTH], is_active=True
+        )
+        for candidate in candidates:
+            if hmac.compare_digest(candidate.token_hash, digest):
+                found = candidate
+        if found is not None and ttl > 0:
+            if len(_recent) >= _RECENT_MAX:
+                _recent.clear()
+            _recent[digest] = (now + ttl, found)
     if found is not None and kind is not None and found.kind != kind:
         return None
     return found
@@ -107,45 +129,40 @@ def _raw(body: bytes) -> tuple[str, bool]:
 def accept_event(
     *, integration: Integration, body: bytes, normalized: dict, apply_now: bool
 ) -> InboundEvent:
-    """Store a validated delivery; with ``apply_now`` also apply it in the same transaction.
+    """Store a validated delivery; with ``apply_now`` apply it first, in the same transaction.
 
-    Inline, a failure of the applying step (a bug, not a database outage: that aborts the
-    whole transaction and the caller answers 503) rolls back to a savepoint and leaves the
-    event pending for the sweep, so a delivery answered 2xx is never lost.
+    Deferred, this is one INSERT in autocommit: the cheapest durable acceptance. Inline, a
+    failure of the applying step (a bug, not a database outage: that aborts the whole
+    transaction and the caller answers 503) rolls back to a savepoint and the event is stored
+    pending for the sweep, so a delivery answered 2xx is never lost.
     """
     raw, truncated = _raw(body)
     now = timezone.now()
+    fields = {
+        "integration": integration,
+        "received_at": now,
+        "raw_body": raw,
+        "raw_truncated": truncated,
+        "normalized": storable(normalized),
+    }
+    if not apply_now:
+        return InboundEvent.objects.create(**fields)
     with transaction.atomic():
-        event = InboundEvent.objects.create(
-            integration=integration,
-            received_at=now,
-            raw_body=raw,
-            raw_truncated=truncated,
-            normalized=storable(normalized),
-            processed_at=now if apply_now else None,
-            attempts=1 if apply_now else 0,
+        try:
+            with transaction.atomic():
+                incident = apply_normalized(
+                    integration=integration, normalized=fields["normalized"]
+                )
+        except Exception as exc:
+            if _is_database_outage(exc):
+                raise
+            log.exception("applying an inbound event failed; stored for the sweep")
+            return InboundEvent.objects.create(
+                **fields, error=f"{exc.__class__.__name__}: {exc}"[:2000]
+            )
+        return InboundEvent.objects.create(
+            **fields, processed_at=now, attempts=1, incident=incident
         )
-        if apply_now:
-            _apply_inline(event, integration)
-    return event
-
-
-def _apply_inline(event: InboundEvent, integration: Integration) -> None:
-    try:
-        with transaction.atomic():
-            incident = apply_normalized(integration=integration, normalized=event.normalized)
-    except Exception as exc:
-        if _is_database_outage(exc):
-            raise
-        log.exception("applying inbound event %s failed; left for the sweep", event.pk)
-        InboundEvent.objects.filter(pk=event.pk).update(
-            processed_at=None, error=f"{exc.__class__.__name__}: {exc}"[:2000]
-        )
-        event.processed_at = None
-        return
-    if incident is not None:
-        InboundEvent.objects.filter(pk=event.pk).update(incident=incident)
-        event.incident = incident
 
 
 def _is_database_outage(exc: BaseException) -> bool:
@@ -191,16 +208,27 @@ def apply_pending_event(*, event_id: int) -> bool:
         return True
 
 
-def apply_pending_events(*, limit: int = 500) -> int:
-    """Apply pending events oldest first. Several workers may run this at once."""
+def apply_pending_events(*, limit: int = 500, max_seconds: float = 50.0) -> int:
+    """Apply pending events oldest first until none is left (or time is up).
+
+    Several workers may run this at once: each event is claimed with SKIP LOCKED.
+    """
     applied = 0
-    ids = list(
-        InboundEvent.objects.pending()
-        .filter(attempts__lt=MAX_ATTEMPTS)
-        .order_by("id")
-        .values_list("id", flat=True)[:limit]
-    )
-    for event_id in ids:
-        if apply_pending_event(event_id=event_id):
-            applied += 1
+    started = time.monotonic()
+    while time.monotonic() - started < max_seconds:
+        ids = list(
+            InboundEvent.objects.pending()
+            .filter(attempts__lt=MAX_ATTEMPTS)
+            .order_by("id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if not ids:
+            break
+        progressed = 0
+        for event_id in ids:
+            if apply_pending_event(event_id=event_id):
+                progressed += 1
+        applied += progressed
+        if progressed == 0:
+            break  # the rest is locked by another worker or failing: leave it to them/sweep
     return applied

@@ -46,7 +46,7 @@ def over_limit(integration, *, now: float | None = None) -> int | None:
     window = int(now // 60)
     key = f"ingest:rate:{integration.pk}:{window}"
     try:
-        count = 1 if cache.add(key, 1, timeout=90) else cache.incr(key)
+        count = _count(key)
     except Exception as exc:  # any cache failure: accept the delivery
         cache_breaker.trip()
         log.warning("rate limit skipped, cache unavailable: %s", exc)
@@ -54,3 +54,17 @@ def over_limit(integration, *, now: float | None = None) -> int | None:
     if count > limit:
         return max(1, 60 - int(now % 60))
     return None
+
+
+def _count(key: str) -> int:
+    """Increment the window's counter: one round trip on Redis, add-then-incr elsewhere."""
+    from django.core.cache.backends.redis import RedisCache
+
+    if isinstance(cache._wrapped if hasattr(cache, "_wrapped") else cache, RedisCache):
+        full_key = cache.make_and_validate_key(key)
+        client = cache._cache.get_client(full_key, write=True)
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(full_key)
+        pipe.expire(full_key, 90, nx=True)
+        return int(pipe.execute()[0])
+    return 1 if cache.add(key, 1, timeout=90) else cache.incr(key)

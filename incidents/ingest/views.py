@@ -72,7 +72,7 @@ def _store(integration, body: bytes, normalized: dict):
         integration=integration, body=body, normalized=normalized, apply_now=inline
     )
     if event.processed_at is None:
-        transaction.on_commit(lambda: request_processing(event.pk), robust=True)
+        transaction.on_commit(request_processing, robust=True)
     return event
 
 

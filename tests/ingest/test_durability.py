@@ -73,7 +73,7 @@ def test_deferred_delivery_is_applied_by_the_ingest_task(
     event = InboundEvent.objects.get()
     assert event.processed_at is not None and event.attempts == 1
     # A redelivered task does nothing.
-    assert tasks.apply_inbound_event(event.pk) is False
+    assert tasks.apply_inbound_events() == 0
     assert Incident.objects.get().alerts.get().count == 1
 
 
@@ -127,3 +127,21 @@ def test_sweep_is_declared_as_a_periodic_task():
     assert task_name == "incidents.tasks.sweep_inbound_events"
     assert seconds > 0
     assert task_name in celery_app.tasks
+
+
+def test_kicks_are_coalesced_until_the_task_starts_its_scan(
+    service, deferred, post_json, django_capture_on_commit_callbacks, monkeypatch
+):
+    published = []
+    monkeypatch.setattr(tasks.apply_inbound_events, "delay", lambda: published.append(1))
+    _, token = make_integration(service, "alertmanager")
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            post_json(f"/hooks/alertmanager/{token}", am_group(am_alert("a")))
+    assert len(published) == 1  # one queued task will see all three events
+    kick.scan_started()  # the task begins: the next delivery must publish again
+    with django_capture_on_commit_callbacks(execute=True):
+        post_json(f"/hooks/alertmanager/{token}", am_group(am_alert("a")))
+    assert len(published) == 2
+    assert tasks.apply_inbound_events() == 4
+    assert Incident.objects.get().alerts.get().count == 4

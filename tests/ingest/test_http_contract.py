@@ -225,3 +225,12 @@ def test_nul_and_lone_surrogates_are_stored_safely(generic, post_json):
     response = post_json(f"/hooks/generic/{token}", body)
     assert response.status_code == 202
     assert "\x00" not in Incident.objects.get().title
+
+
+def test_deactivating_an_integration_takes_effect_at_once_in_this_process(alertmanager, post_json):
+    integration, token = alertmanager
+    url = f"/hooks/alertmanager/{token}"
+    assert post_json(url, am_group(am_alert("a"))).status_code == 202  # now cached
+    integration.is_active = False
+    integration.save(update_fields=["is_active"])
+    assert post_json(url, am_group(am_alert("a"))).status_code == 404
