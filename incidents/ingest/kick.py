@@ -10,7 +10,7 @@ import logging
 
 from django.core.cache import cache
 
-from incidents.ingest.throttle import Breaker
+from incidents.ingest.throttle import Breaker, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,12 @@ def request_processing() -> None:
     its own in case the task is lost (the sweep covers that case).
     """
     try:
-        first = cache.add(KICK_FLAG, 1, timeout=KICK_FLAG_SECONDS)
+        client = redis_client()
+        if client is not None:
+            flag = cache.make_and_validate_key(KICK_FLAG)
+            first = bool(client.set(flag, 1, nx=True, ex=KICK_FLAG_SECONDS))
+        else:
+            first = cache.add(KICK_FLAG, 1, timeout=KICK_FLAG_SECONDS)
     except Exception:  # cache down: publish anyway, the broker may still work
         first = True
     if not first or not broker_breaker.allows():

@@ -174,8 +174,10 @@ def _is_database_outage(exc: BaseException) -> bool:
 def apply_pending_event(*, event_id: int) -> bool:
     """Apply one pending event if nobody else has. Returns whether this call applied it."""
     with transaction.atomic():
+        # Lock the event row only ("of self"): locking the joined integration row would block
+        # every web request inserting an event for it (their foreign-key check shares it).
         event = (
-            InboundEvent.objects.select_for_update(skip_locked=True)
+            InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("integration__service")
             .filter(pk=event_id, processed_at__isnull=True)
             .first()

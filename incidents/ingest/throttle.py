@@ -56,13 +56,31 @@ def over_limit(integration, *, now: float | None = None) -> int | None:
     return None
 
 
-def _count(key: str) -> int:
-    """Increment the window's counter: one round trip on Redis, add-then-incr elsewhere."""
+def redis_client():
+    """The raw Redis client behind the default cache, or None for other cache backends.
+
+    Kept per process: building a client per call costs more than the round trip it makes.
+    """
     from django.core.cache.backends.redis import RedisCache
 
-    if isinstance(cache._wrapped if hasattr(cache, "_wrapped") else cache, RedisCache):
+    backend = getattr(cache, "_wrapped", cache)
+    if not isinstance(backend, RedisCache):
+        return None
+    cached = _clients.get(id(backend))
+    if cached is None or cached[0] is not backend:
+        cached = _clients[id(backend)] = (backend, backend._cache.get_client(write=True))
+    return cached[1]
+
+
+# id(cache backend) -> (backend, client); holding the backend keeps its id from being reused.
+_clients: dict[int, tuple] = {}
+
+
+def _count(key: str) -> int:
+    """Increment the window's counter: one round trip on Redis, add-then-incr elsewhere."""
+    client = redis_client()
+    if client is not None:
         full_key = cache.make_and_validate_key(key)
-        client = cache._cache.get_client(full_key, write=True)
         pipe = client.pipeline(transaction=False)
         pipe.incr(full_key)
         pipe.expire(full_key, 90, nx=True)

@@ -145,3 +145,37 @@ def test_kicks_are_coalesced_until_the_task_starts_its_scan(
     assert len(published) == 2
     assert tasks.apply_inbound_events() == 4
     assert Incident.objects.get().alerts.get().count == 4
+
+
+@pytest.mark.redis
+def test_kick_flag_in_real_redis_coalesces(
+    service,
+    deferred,
+    post_json,
+    django_capture_on_commit_callbacks,
+    monkeypatch,
+    redis_url,
+    settings,
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "test-ingest-kick",
+        }
+    }
+    published = []
+    monkeypatch.setattr(tasks.apply_inbound_events, "delay", lambda: published.append(1))
+    _, token = make_integration(service, "alertmanager")
+    kick.scan_started()
+    try:
+        for _ in range(2):
+            with django_capture_on_commit_callbacks(execute=True):
+                post_json(f"/hooks/alertmanager/{token}", am_group(am_alert("a")))
+        assert len(published) == 1
+        kick.scan_started()
+        with django_capture_on_commit_callbacks(execute=True):
+            post_json(f"/hooks/alertmanager/{token}", am_group(am_alert("a")))
+        assert len(published) == 2
+    finally:
+        kick.scan_started()
