@@ -15,6 +15,7 @@ from incidents.ingest.payload import (
     optional,
     require,
     severity_from_word,
+    short_hash,
     text,
     timestamp,
 )
@@ -22,6 +23,13 @@ from incidents.ingest.payload import (
 ACTIONS = ("trigger", "acknowledge", "resolve")
 MAX_DEDUP_KEY = 255
 MAX_SUMMARY = 1024
+
+
+def incident_key(integration, dedup_key: str) -> str:
+    """Keys are scoped to the routing key, as in PagerDuty: an acknowledge or resolve sent with
+    another integration's key never touches this one's incident."""
+    key = f"pd:{integration.pk}:{dedup_key}"
+    return key if len(key) <= 255 else f"pd:{integration.pk}:#{short_hash(dedup_key)}"
 
 
 def routing_key(document: dict) -> str:
@@ -42,7 +50,7 @@ def parse(document: dict, integration) -> dict:
         if not dedup_key:
             raise PayloadError("dedup_key", f"is required to {action}")
         return {
-            "incident_key": f"pd:{dedup_key}",
+            "incident_key": incident_key(integration, dedup_key),
             "dedup_key": dedup_key,
             "action": action,
             "alerts": [],
@@ -74,7 +82,7 @@ def parse(document: dict, integration) -> dict:
     }
     client_url = text(optional(document, "client_url", str, ""), 2048)
     return {
-        "incident_key": f"pd:{dedup_key}",
+        "incident_key": incident_key(integration, dedup_key),
         "dedup_key": dedup_key,
         "title": summary[:255],
         "summary": summary,

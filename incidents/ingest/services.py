@@ -1,9 +1,10 @@
 """The verbs of ingestion: create integrations, accept deliveries, apply them to incidents.
 
 Accepting and applying are separate steps on purpose. ``accept_event`` stores the validated
-delivery (one INSERT, committed before the sender gets its 2xx); ``apply_pending_event`` turns it
-into alerts and incidents, in the request (inline mode) or on the ingest queue (deferred mode).
-Both are safe to run twice: an event is claimed by a conditional UPDATE before it is applied.
+delivery (one INSERT, committed before the sender gets its 2xx) and, in inline mode, applies it
+in the same transaction; in deferred mode (the default) ``apply_pending_batch`` turns pending
+events into alerts and incidents on the ingest queue. Applying is safe to run twice: events are
+claimed with SKIP LOCKED and ``processed_at IS NULL`` before they are applied.
 """
 
 from __future__ import annotations
@@ -171,66 +172,66 @@ def _is_database_outage(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError | InterfaceError)
 
 
-def apply_pending_event(*, event_id: int) -> bool:
-    """Apply one pending event if nobody else has. Returns whether this call applied it."""
+BATCH_SIZE = 50
+
+
+def apply_pending_batch(*, limit: int = BATCH_SIZE) -> tuple[int, int]:
+    """Claim up to ``limit`` pending events and apply them in one transaction.
+
+    Returns ``(claimed, applied)``. Claiming uses SKIP LOCKED, so workers running this at once
+    take disjoint events, and ``processed_at IS NULL``, so a redelivered task finds nothing.
+    Within the batch, events are applied grouped by incident (arrival order inside a group):
+    every worker then takes incident locks in the same order, so two batches never deadlock.
+    Each event has its own savepoint; one that fails (a bug) is counted and retried later,
+    up to MAX_ATTEMPTS, without holding back the others.
+    """
     with transaction.atomic():
-        # Lock the event row only ("of self"): locking the joined integration row would block
+        # Lock the event rows only ("of self"): locking the joined integration row would block
         # every web request inserting an event for it (their foreign-key check shares it).
-        event = (
+        events = list(
             InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("integration__service")
-            .filter(pk=event_id, processed_at__isnull=True)
-            .first()
+            .filter(processed_at__isnull=True, attempts__lt=MAX_ATTEMPTS)
+            .order_by("id")[:limit]
         )
-        if event is None:
-            return False
+        if not events:
+            return 0, 0
+        events.sort(key=lambda e: (str(e.normalized.get("incident_key", "")), e.pk))
         now = timezone.now()
-        try:
-            with transaction.atomic():
-                incident = apply_normalized(
-                    integration=event.integration, normalized=event.normalized
-                )
-        except Exception as exc:
-            if _is_database_outage(exc):
-                raise
-            log.exception("applying inbound event %s failed", event.pk)
+        applied, failed = [], []
+        for event in events:
             event.attempts += 1
-            event.error = f"{exc.__class__.__name__}: {exc}"[:2000]
-            fields = ["attempts", "error"]
-            if event.attempts >= MAX_ATTEMPTS:
-                # Give up loudly rather than retry forever; the raw body stays for a human.
-                event.processed_at = now
-                fields.append("processed_at")
-            event.save(update_fields=fields)
-            return False
-        event.processed_at = now
-        event.attempts += 1
-        event.incident = incident
-        event.save(update_fields=["processed_at", "attempts", "incident"])
-        return True
+            try:
+                with transaction.atomic():
+                    event.incident = apply_normalized(
+                        integration=event.integration, normalized=event.normalized
+                    )
+            except Exception as exc:
+                if _is_database_outage(exc):
+                    raise
+                log.exception("applying inbound event %s failed", event.pk)
+                event.error = f"{exc.__class__.__name__}: {exc}"[:2000]
+                if event.attempts >= MAX_ATTEMPTS:
+                    # Give up loudly rather than retry forever; the raw body stays for a human.
+                    event.processed_at = now
+                failed.append(event)
+                continue
+            event.processed_at = now
+            applied.append(event)
+        if applied:
+            InboundEvent.objects.bulk_update(applied, ["processed_at", "attempts", "incident"])
+        if failed:
+            InboundEvent.objects.bulk_update(failed, ["processed_at", "attempts", "error"])
+        return len(events), len(applied)
 
 
-def apply_pending_events(*, limit: int = 500, max_seconds: float = 50.0) -> int:
-    """Apply pending events oldest first until none is left (or time is up).
-
-    Several workers may run this at once: each event is claimed with SKIP LOCKED.
-    """
+def apply_pending_events(*, max_seconds: float = 50.0) -> int:
+    """Apply pending events, batch after batch, until none is left or time is up."""
     applied = 0
     started = time.monotonic()
     while time.monotonic() - started < max_seconds:
-        ids = list(
-            InboundEvent.objects.pending()
-            .filter(attempts__lt=MAX_ATTEMPTS)
-            .order_by("id")
-            .values_list("id", flat=True)[:limit]
-        )
-        if not ids:
+        claimed, succeeded = apply_pending_batch()
+        applied += succeeded
+        if not claimed:
             break
-        progressed = 0
-        for event_id in ids:
-            if apply_pending_event(event_id=event_id):
-                progressed += 1
-        applied += progressed
-        if progressed == 0:
-            break  # the rest is locked by another worker or failing: leave it to them/sweep
     return applied

@@ -43,7 +43,8 @@ def test_trigger_without_dedup_key_gets_one_generated_and_returned(pagerduty, po
     assert response.status_code == 202
     key = response.json()["dedup_key"]
     assert len(key) == 32
-    assert Incident.objects.get().dedup_key == f"pd:{key}"
+    integration, _ = pagerduty
+    assert Incident.objects.get().dedup_key == f"pd:{integration.pk}:{key}"
     # The returned key addresses the incident afterwards.
     post_json("/v2/enqueue", event(token, "resolve", key))
     assert Incident.objects.get().status == Status.RESOLVED
@@ -165,3 +166,22 @@ def test_body_over_512_kib_is_413(pagerduty, post_json):
     response = post_json("/v2/enqueue", json.dumps(document).encode())
     assert response.status_code == 413
     assert Incident.objects.count() == 0
+
+
+def test_acknowledge_or_resolve_with_another_routing_key_is_dropped(service, pagerduty, post_json):
+    from tests.ingest.factories import make_integration
+
+    _, token = pagerduty
+    _, other = make_integration(service, "pagerduty", name="second PD")
+    post_json("/v2/enqueue", event(token, dedup_key="k"))
+    assert post_json("/v2/enqueue", event(other, "acknowledge", "k")).status_code == 202
+    assert post_json("/v2/enqueue", event(other, "resolve", "k")).status_code == 202
+    assert Incident.objects.get().status == Status.TRIGGERED
+
+
+def test_longest_dedup_key_is_kept_apart_from_others(pagerduty, post_json):
+    _, token = pagerduty
+    post_json("/v2/enqueue", event(token, dedup_key="a" * 255))
+    post_json("/v2/enqueue", event(token, dedup_key="a" * 254 + "b"))
+    assert Incident.objects.count() == 2
+    assert all(len(i.dedup_key) <= 255 for i in Incident.objects.all())

@@ -70,3 +70,50 @@ def test_fifty_identical_pagerduty_triggers_make_one_incident(live_server, servi
     assert statuses == [202] * 50
     incident = Incident.objects.get()
     assert incident.alerts.get().count == 50
+
+
+def test_two_workers_applying_the_same_backlog_apply_each_event_once(service, settings):
+    """Two ingest workers (threads here) drain one backlog: no deadlock, nothing twice."""
+    from django.db import connection
+
+    from incidents.ingest import alertmanager
+    from incidents.ingest.services import accept_event, apply_pending_events
+    from incidents.models import InboundEvent
+
+    integration, _ = make_integration(service, "alertmanager")
+    for i in range(60):
+        group = am_group(am_alert(f"a{i % 3}"), am_alert("shared"), group_key=f"g{i % 4}")
+        accept_event(
+            integration=integration,
+            body=b"{}",
+            normalized=alertmanager.parse(group, integration),
+            apply_now=False,
+        )
+    applied: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker():
+        try:
+            applied.append(apply_pending_events(max_seconds=30))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sum(applied) == 60
+    assert InboundEvent.objects.pending().count() == 0
+    assert Incident.objects.count() == 4
+    # Each group got 15 deliveries; "shared" is in every one of them.
+    assert sorted(Alert.objects.filter(fingerprint="shared").values_list("count", flat=True)) == [
+        15,
+        15,
+        15,
+        15,
+    ]
