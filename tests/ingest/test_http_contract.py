@@ -2,6 +2,7 @@ import json
 
 import pytest
 from django.db import OperationalError
+from freezegun import freeze_time
 
 from incidents.ingest import throttle
 from incidents.models import InboundEvent, Incident
@@ -131,14 +132,16 @@ def test_body_over_cap_without_trustworthy_content_length_is_413(alertmanager, r
     assert response.status_code == 413
 
 
+@freeze_time("2026-11-25 10:00:15")
 def test_rate_limit_answers_429_with_retry_after(service, inline, post_json):
+    throttle.cache_breaker.reset()
     _, token = make_integration(service, "alertmanager", rate_limit_per_minute=3)
     url = f"/hooks/alertmanager/{token}"
     statuses = [post_json(url, am_group(am_alert("a"))).status_code for _ in range(4)]
     assert statuses[:3] == [202, 202, 202]
     assert statuses[3] == 429
     response = post_json(url, am_group(am_alert("a")))
-    assert 1 <= int(response["Retry-After"]) <= 60
+    assert response["Retry-After"] == "45"  # the next one-minute window
     assert InboundEvent.objects.count() == 3
 
 
@@ -162,9 +165,11 @@ def test_redis_down_fails_open(service, inline, post_json, settings):
 
 
 @pytest.mark.redis
+@freeze_time("2026-11-25 10:00:15")  # all three requests fall in one one-minute window
 def test_rate_limit_counts_in_real_redis(service, inline, post_json, settings, redis_url):
     import redis
 
+    throttle.cache_breaker.reset()
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
