@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.audit import record as audit
 from incidents.actors import Actor
-from incidents.ingest.applying import apply_normalized
+from incidents.ingest.applying import apply_normalized, count_repeats
 from incidents.ingest.payload import storable
 from incidents.models import InboundEvent, Integration, IntegrationKind, Service
 
@@ -199,8 +199,19 @@ def apply_pending_batch(*, limit: int = BATCH_SIZE) -> tuple[int, int]:
         events.sort(key=lambda e: (str(e.normalized.get("incident_key", "")), e.pk))
         now = timezone.now()
         applied, failed = [], []
+        previous: InboundEvent | None = None
+        repeats: dict[int, list[InboundEvent]] = {}
         for event in events:
             event.attempts += 1
+            if previous is not None and _same_delivery(previous, event):
+                # Alertmanager repeats a group's unchanged state; applying it again would only
+                # count it. Count it in bulk below instead of re-running every statement.
+                event.incident = previous.incident
+                event.processed_at = now
+                applied.append(event)
+                repeats.setdefault(id(previous), [previous]).append(event)
+                continue
+            previous = None
             try:
                 with transaction.atomic():
                     event.incident = apply_normalized(
@@ -218,11 +229,25 @@ def apply_pending_batch(*, limit: int = BATCH_SIZE) -> tuple[int, int]:
                 continue
             event.processed_at = now
             applied.append(event)
+            previous = event
+        for run in repeats.values():
+            count_repeats(
+                incident=run[0].incident, normalized=run[0].normalized, times=len(run) - 1
+            )
         if applied:
             InboundEvent.objects.bulk_update(applied, ["processed_at", "attempts", "incident"])
         if failed:
             InboundEvent.objects.bulk_update(failed, ["processed_at", "attempts", "error"])
         return len(events), len(applied)
+
+
+def _same_delivery(first: InboundEvent, second: InboundEvent) -> bool:
+    """Whether ``second`` would change nothing but counters after ``first`` was applied."""
+    return (
+        second.integration_id == first.integration_id
+        and second.normalized.get("action") == "alerts"
+        and second.normalized == first.normalized
+    )
 
 
 def apply_pending_events(*, max_seconds: float = 50.0) -> int:

@@ -41,9 +41,8 @@ class Refusal(Exception):
 
 
 def _read_body(request: HttpRequest, cap: int) -> bytes:
-    length = request.META.get("CONTENT_LENGTH") or ""
-    if length.strip().isdigit() and int(length) > cap:
-        raise Refusal(413, f"body is larger than {cap} bytes", "body")
+    # Content-Length may be absent (chunked upload): what is actually read decides.
+    _precheck_length(request, cap)
     body = request.read(cap + 1)
     if len(body) > cap:
         raise Refusal(413, f"body is larger than {cap} bytes", "body")

@@ -180,3 +180,64 @@ def test_kick_flag_in_real_redis_coalesces(
         assert len(published) == 2
     finally:
         kick.scan_started()
+
+
+SEQUENCES = {
+    "repeats and resolution": [
+        [("a", "firing"), ("b", "firing")],
+        [("a", "firing"), ("b", "firing")],
+        [("a", "firing"), ("b", "firing")],
+        [("a", "resolved"), ("b", "firing")],
+        [("a", "resolved"), ("b", "firing")],
+        [("a", "resolved"), ("b", "resolved")],
+        [("a", "resolved"), ("b", "resolved")],
+        [("a", "firing")],
+        [("a", "firing")],
+    ],
+    "ha peer lagging": [
+        [("a", "firing")],
+        [("a", "resolved")],
+        [("a", "firing")],
+        [("a", "firing")],
+    ],
+}
+
+
+def _state():
+    incidents = [
+        (
+            i.status,
+            sorted(i.alerts.values_list("fingerprint", "status", "count")),
+            list(i.timeline.order_by("id").values_list("kind", flat=True)),
+        )
+        for i in Incident.objects.order_by("id")
+    ]
+    return incidents
+
+
+@pytest.mark.parametrize("sequence", list(SEQUENCES))
+def test_batched_worker_ends_in_the_same_state_as_applying_one_by_one(service, settings, sequence):
+    """The worker's batch (with identical repeats counted in bulk) equals inline applying."""
+    from incidents.ingest import alertmanager
+    from incidents.ingest.services import accept_event, apply_pending_events
+
+    def deliveries(integration):
+        for alerts in SEQUENCES[sequence]:
+            group = am_group(*(am_alert(fp, status) for fp, status in alerts))
+            yield alertmanager.parse(group, integration)
+
+    inline_integration, _ = make_integration(service, "alertmanager", name="one by one")
+    for normalized in deliveries(inline_integration):
+        accept_event(
+            integration=inline_integration, body=b"{}", normalized=normalized, apply_now=True
+        )
+    one_by_one = _state()
+    Incident.objects.all().delete()
+
+    batch_integration, _ = make_integration(service, "alertmanager", name="batched")
+    for normalized in deliveries(batch_integration):
+        accept_event(
+            integration=batch_integration, body=b"{}", normalized=normalized, apply_now=False
+        )
+    assert apply_pending_events() == len(SEQUENCES[sequence])
+    assert _state() == one_by_one
