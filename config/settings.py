@@ -290,3 +290,5 @@ INGEST_APPLY_INLINE = env_bool("INGEST_APPLY_INLINE", False)
 INGEST_INTEGRATION_CACHE_SECONDS = env_int("INGEST_INTEGRATION_CACHE_SECONDS", 5, minimum=0)
 # Seconds between sweeps that apply deliveries left pending (broker down, worker crash).
 INGEST_SWEEP_SECONDS = env_int("INGEST_SWEEP_SECONDS", 15, minimum=1)
+# Days applied deliveries (raw bodies) are kept; 0 = forever.
+INGEST_EVENT_RETENTION_DAYS = env_int("INGEST_EVENT_RETENTION_DAYS", 30, minimum=0)

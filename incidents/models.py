@@ -277,12 +277,6 @@ class Integration(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
 
-    @property
-    def hook_path(self) -> str:
-        if self.kind == IntegrationKind.PAGERDUTY:
-            return "/v2/enqueue"
-        return f"/hooks/{self.kind}/"
-
 
 class AlertStatus(models.TextChoices):
     FIRING = "firing", "firing"

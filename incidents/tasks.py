@@ -17,11 +17,16 @@ def apply_inbound_events() -> int:
 
 @shared_task
 def sweep_inbound_events() -> int:
-    """Apply every accepted delivery that is still pending (broker was down, worker crashed).
+    """Apply every accepted delivery that is still pending (broker was down, worker crashed),
+    and delete applied deliveries older than INGEST_EVENT_RETENTION_DAYS.
 
     Two beats running this at once is harmless: each event is claimed with SKIP LOCKED and a
     conditional check on ``processed_at`` before it is applied.
     """
-    from incidents.ingest.services import apply_pending_events
+    from django.conf import settings
 
-    return apply_pending_events()
+    from incidents.ingest.services import apply_pending_events, prune_old_events
+
+    applied = apply_pending_events()
+    prune_old_events(older_than_days=settings.INGEST_EVENT_RETENTION_DAYS)
+    return applied

@@ -14,6 +14,7 @@ import hmac
 import logging
 import secrets
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -260,3 +261,20 @@ def apply_pending_events(*, max_seconds: float = 50.0) -> int:
         if not claimed:
             break
     return applied
+
+
+def prune_old_events(*, older_than_days: int, chunk: int = 5000) -> int:
+    """Delete applied deliveries past the retention period, in chunks (safe to run twice)."""
+    if older_than_days <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted = 0
+    while True:
+        ids = list(
+            InboundEvent.objects.filter(processed_at__lt=cutoff).values_list("id", flat=True)[
+                :chunk
+            ]
+        )
+        if not ids:
+            return deleted
+        deleted += InboundEvent.objects.filter(pk__in=ids).delete()[0]

@@ -241,3 +241,25 @@ def test_batched_worker_ends_in_the_same_state_as_applying_one_by_one(service, s
         )
     assert apply_pending_events() == len(SEQUENCES[sequence])
     assert _state() == one_by_one
+
+
+def test_sweep_prunes_applied_events_past_retention_and_keeps_pending_ones(
+    alertmanager, post_json, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.INGEST_EVENT_RETENTION_DAYS = 30
+    _, token = alertmanager
+    for _ in range(3):
+        post_json(f"/hooks/alertmanager/{token}", am_group(am_alert("a")))
+    old, recent, pending = InboundEvent.objects.order_by("id")
+    long_ago = timezone.now() - timedelta(days=31)
+    InboundEvent.objects.filter(pk=old.pk).update(processed_at=long_ago)
+    InboundEvent.objects.filter(pk=pending.pk).update(processed_at=None, received_at=long_ago)
+    tasks.sweep_inbound_events()
+    assert not InboundEvent.objects.filter(pk=old.pk).exists()
+    assert InboundEvent.objects.filter(pk=recent.pk).exists()
+    # The pending one was applied by the same sweep, now, and is kept.
+    assert InboundEvent.objects.get(pk=pending.pk).processed_at is not None
