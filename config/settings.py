@@ -324,3 +324,22 @@ PROBE_RESULT_RETENTION_DAYS = env_int("PROBE_RESULT_RETENTION_DAYS", 30, minimum
 PING_BODY_LIMIT = env_int("PING_BODY_LIMIT", 10_000, minimum=0)
 # When set, /metrics asks for "Authorization: Bearer <token>".
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+
+# --- ingest -------------------------------------------------------------------------------
+# Largest webhook body accepted (413 beyond); PagerDuty's own limit on /v2/enqueue is 512 KiB.
+INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+INGEST_PAGERDUTY_MAX_BODY_BYTES = env_int(
+    "INGEST_PAGERDUTY_MAX_BODY_BYTES", 512 * 1024, minimum=1024
+)
+# How much of each delivery's raw body is kept for inspection.
+INGEST_RAW_BODY_CAP = env_int("INGEST_RAW_BODY_CAP", 64 * 1024, minimum=0)
+# Deliveries per minute per integration unless the integration sets its own (429 beyond).
+INGEST_RATE_LIMIT_PER_MINUTE = env_int("INGEST_RATE_LIMIT_PER_MINUTE", 600, minimum=0)
+# Apply a delivery to alerts/incidents inside the request (1) or on the ingest queue (0).
+INGEST_APPLY_INLINE = env_bool("INGEST_APPLY_INLINE", False)
+# Seconds a web process reuses an integration it looked up (deactivation delay elsewhere).
+INGEST_INTEGRATION_CACHE_SECONDS = env_int("INGEST_INTEGRATION_CACHE_SECONDS", 5, minimum=0)
+# Seconds between sweeps that apply deliveries left pending (broker down, worker crash).
+INGEST_SWEEP_SECONDS = env_int("INGEST_SWEEP_SECONDS", 15, minimum=1)
+# Days applied deliveries (raw bodies) are kept; 0 = forever.
+INGEST_EVENT_RETENTION_DAYS = env_int("INGEST_EVENT_RETENTION_DAYS", 30, minimum=0)
