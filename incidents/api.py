@@ -497,8 +497,11 @@ class TimelineViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 def register(router) -> None:
+    from incidents.ingest import api as ingest_api
+
     router.register("services", ServiceViewSet, basename="service")
     router.register("incidents", IncidentViewSet, basename="incident")
     router.register(
         r"incidents/(?P<incident_pk>\d+)/timeline", TimelineViewSet, basename="incident-timeline"
     )
+    ingest_api.register(router)

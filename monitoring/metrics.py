@@ -140,6 +140,32 @@ def open_incidents() -> Iterable[Metric]:
 
 
 @register_metric_source
+def ingested_alerts() -> Iterable[Metric]:
+    from incidents.models import Alert, InboundEvent, IntegrationKind
+
+    delivered = dict(
+        Alert.objects.values_list("integration__kind")
+        .annotate(n=Sum("count"))
+        .values_list("integration__kind", "n")
+    )
+    family = CounterMetricFamily(
+        "vigil_ingested_alerts",
+        "Alert notifications received (each repeat counts), by sender kind.",
+        labels=["kind"],
+    )
+    for kind in IntegrationKind.values:
+        family.add_metric([kind], delivered.get(kind) or 0)
+    yield family
+    # Accepted deliveries not yet turned into alerts: a growing backlog means too few ingest
+    # workers (or none running).
+    yield GaugeMetricFamily(
+        "vigil_ingest_backlog",
+        "Accepted webhook deliveries waiting to be applied.",
+        value=InboundEvent.objects.pending().count(),
+    )
+
+
+@register_metric_source
 def heartbeats() -> Iterable[Metric]:
     from monitoring.models import Heartbeat, ProbeState
 
