@@ -123,13 +123,14 @@ def attach_runbook(
     return run, True
 
 
-def _enqueue_on_commit(action_run_id: int) -> None:
+def enqueue_action_run(action_run_id: int) -> None:
     from runbooks.tasks import run_step_action
 
-    def send() -> None:
-        try:
-            run_step_action.delay(action_run_id)
-        except Exception:  # broker down: the sweep re-enqueues pending action runs
-            log.warning("could not enqueue action run %s; the sweep will retry", action_run_id)
+    try:
+        run_step_action.delay(action_run_id)
+    except Exception:  # broker down: the sweep re-enqueues pending action runs
+        log.warning("could not enqueue action run %s; the sweep will retry", action_run_id)
 
-    transaction.on_commit(send)
+
+def _enqueue_on_commit(action_run_id: int) -> None:
+    transaction.on_commit(lambda: enqueue_action_run(action_run_id))

@@ -15,7 +15,7 @@ from incidents import services as incident_services
 from incidents.actors import Actor
 from runbooks.models import ActionRun, ActionState, RunbookRun, RunbookStep, StepCheck
 from runbooks.services.editing import RunbookError
-from runbooks.services.matching import _enqueue_on_commit, labels_for
+from runbooks.services.matching import _enqueue_on_commit, enqueue_action_run, labels_for
 
 # A pending action not picked up after this long is re-enqueued (the broker may have lost it).
 PENDING_GRACE = timedelta(seconds=30)
@@ -50,7 +50,7 @@ def tick_step(*, run: RunbookRun, step: RunbookStep | int, by) -> StepCheck:
         incident=run.incident,
         kind="runbook_step_checked",
         actor=Actor.of_user(by),
-        message=f"{_step_label(step).capitalize()} of “{run.runbook.title}” done",
+        message=f"Step {step.position} “{step.title}” of “{run.runbook.title}” done",
         data={"runbook_id": run.runbook_id, "run_id": run.pk, "step_id": step.pk},
     )
     return check
@@ -68,7 +68,7 @@ def untick_step(*, run: RunbookRun, step: RunbookStep | int, by) -> None:
             incident=run.incident,
             kind="runbook_step_unchecked",
             actor=Actor.of_user(by),
-            message=f"{_step_label(step).capitalize()} of “{run.runbook.title}” unticked",
+            message=f"Step {step.position} “{step.title}” of “{run.runbook.title}” unticked",
             data={"runbook_id": run.runbook_id, "run_id": run.pk, "step_id": step.pk},
         )
 
@@ -213,7 +213,8 @@ def sweep_action_runs(*, now=None) -> tuple[int, int]:
         ).values_list("pk", flat=True)[:500]
     )
     for pk in stale_pending:
-        _enqueue_on_commit(pk)
+        # These rows are committed already: send at once, not after the caller's transaction.
+        enqueue_action_run(pk)
     deadline = timedelta(seconds=settings.OUTBOUND_TIMEOUT_SECONDS) + RUNNING_GRACE
     abandoned = 0
     for pk in ActionRun.objects.filter(
