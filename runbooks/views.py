@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from accounts.permissions import Action, can
+from accounts.permissions import Action, can, team_ids_of
 from incidents.access import get_incident_for_user
 from incidents.markdown import render_markdown
 from runbooks import services
@@ -30,7 +30,8 @@ PAGE_SIZE = 50
 @login_required
 @require_GET
 def runbook_list(request: HttpRequest) -> HttpResponse:
-    runbooks = Runbook.objects.visible_to(request.user).select_related("team")
+    visible = Runbook.objects.filter(team_id__in=team_ids_of(request.user))
+    runbooks = visible.select_related("team")
     query = request.GET.get("q", "").strip()
     if query:
         runbooks = runbooks.filter(Q(title__icontains=query) | Q(body__icontains=query))
@@ -43,7 +44,7 @@ def runbook_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "query": query,
         "overdue_only": overdue_only,
-        "overdue_count": Runbook.objects.visible_to(request.user).review_overdue().count(),
+        "overdue_count": visible.review_overdue().count(),
         "can_create": bool(teams_user_may_configure(request.user)),
         "now": timezone.now(),
     }
