@@ -24,6 +24,7 @@ from postmortems.services.workflow import check_can_edit
 def add_factor(
     *, postmortem: PostMortem, by, factor: str, description: str = ""
 ) -> ContributingFactor:
+    postmortem = PostMortem.objects.select_for_update().get(pk=postmortem.pk)
     check_can_edit(postmortem, by)
     if factor not in CATEGORY_OF:
         raise PostmortemError(f"unknown contributing factor {factor!r}")
@@ -37,7 +38,8 @@ def add_factor(
 
 @transaction.atomic
 def remove_factor(*, factor: ContributingFactor, by) -> None:
-    check_can_edit(factor.postmortem, by)
+    postmortem = PostMortem.objects.select_for_update().get(pk=factor.postmortem_id)
+    check_can_edit(postmortem, by)
     factor.delete()
 
 
