@@ -24,11 +24,16 @@ def labels_for(incident: Incident) -> dict[str, str]:
 
     Read from the data of the incident's opening timeline entry (what the integration passed to
     ``open_incident``), plus pseudo-labels every incident has: ``service``, ``severity``,
-    ``dedup_key``, ``source``. When alerts are stored as rows of their own, read their labels
+    ``dedup_key``, ``source``, and ``probe`` (the probe that opened it). When alerts are stored as rows of their own, read their labels
     here too: this is the one function the matcher asks.
     """
     labels: dict[str, str] = {}
-    opening = incident.timeline.filter(kind="opened").order_by("id").only("data").first()
+    opening = (
+        incident.timeline.filter(kind="opened")
+        .order_by("id")
+        .only("data", "actor_kind", "actor_label")
+        .first()
+    )
     data = opening.data if opening is not None and isinstance(opening.data, dict) else {}
     for key in _LABEL_KEYS:
         value = data.get(key)
@@ -40,6 +45,12 @@ def labels_for(incident: Incident) -> dict[str, str]:
         if isinstance(alert, dict) and isinstance(alert.get("labels"), dict):
             for k, v in alert["labels"].items():
                 labels.setdefault(str(k), str(v))
+    # Scalar top-level values (e.g. "probe": "sales-chat", "heartbeat": "nightly-etl") match too.
+    for key, value in data.items():
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            labels.setdefault(str(key), str(value))
+    if opening is not None and opening.actor_kind == "probe" and opening.actor_label:
+        labels.setdefault("probe", opening.actor_label)
     labels.setdefault("service", incident.service.slug)
     labels.setdefault("severity", str(incident.severity))
     labels.setdefault("source", incident.source)

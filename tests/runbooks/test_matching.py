@@ -110,3 +110,27 @@ def test_matching_again_is_idempotent_and_severity_raise_attaches_more(
         incident_services.change_severity(incident=incident, severity=5, actor=Actor.system("test"))
     assert attached_titles(incident) == ["Any sev", "Major only"]
     assert RunbookRun.objects.filter(incident=incident).count() == 2
+
+
+def test_probe_and_heartbeat_incidents_match_by_name(
+    team, service, django_capture_on_commit_callbacks
+):
+    make_runbook(team, title="Chat probe", match_labels={"probe": "sales-chat*"})
+    make_runbook(team, title="ETL heartbeat", match_labels={"heartbeat": "nightly-etl"})
+    with django_capture_on_commit_callbacks(execute=True):
+        by_probe, _ = incident_services.open_incident(
+            service=service,
+            title="Probe down",
+            severity=4,
+            actor=Actor.probe("sales-chat-eu"),
+            source="probe",
+        )
+        by_heartbeat, _ = incident_services.open_incident(
+            service=service,
+            title="Heartbeat late",
+            severity=3,
+            actor=Actor.system("heartbeats"),
+            data={"heartbeat": "nightly-etl"},
+        )
+    assert attached_titles(by_probe) == ["Chat probe"]
+    assert attached_titles(by_heartbeat) == ["ETL heartbeat"]
