@@ -15,3 +15,9 @@ def markdown_filter(text: str):
 @register.filter(name="duration")
 def duration_filter(value):
     return human_duration(value)
+
+
+@register.filter(name="snapshot_time")
+def snapshot_time(value: str) -> str:
+    """An ISO timestamp from a snapshot as 'YYYY-MM-DD HH:MM:SS'."""
+    return str(value or "")[:19].replace("T", " ")

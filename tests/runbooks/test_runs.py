@@ -245,3 +245,30 @@ def test_concurrent_attach_creates_one_run(team, service):
     assert RunbookRun.objects.filter(incident=incident).count() == 1
     assert sum(created for _, created in results) == 1
     assert incident.timeline.filter(kind="runbook_attached").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_send_an_action_once(team, service, responder, receiver):
+    runbook = make_runbook(
+        team, steps=[step("Ping", action_url=receiver.url, action_secret=SECRET)]
+    )
+    incident = open_incident(service)
+    run, _ = attach_runbook(incident=incident, runbook=runbook, reason="manual", by=responder)
+    action_run = request_action(run=run, step=runbook.steps.get(), by=responder)
+    barrier = threading.Barrier(4)
+
+    def work():
+        try:
+            barrier.wait()
+            execute_action_run(action_run_id=action_run.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(receiver.requests) == 1
+    assert incident.timeline.filter(kind="runbook_action_succeeded").count() == 1
