@@ -11,6 +11,7 @@ urlpatterns = [
     path("create/<int:incident_pk>/", views.postmortem_create, name="create"),
     path("<int:pk>/", views.postmortem_detail, name="detail"),
     path("<int:pk>/edit/", views.postmortem_edit, name="edit"),
+    path("<int:pk>/blameless-check/", views.blameless_check, name="blameless-check"),
     path("<int:pk>/submit/", views.postmortem_submit, name="submit"),
     path("<int:pk>/publish/", views.postmortem_publish, name="publish"),
     path("<int:pk>/return/", views.postmortem_return, name="return"),

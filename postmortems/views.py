@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -66,7 +67,20 @@ def _detail_context(request: HttpRequest, postmortem: PostMortem) -> dict:
         "item_statuses": ItemStatus.choices,
     }
     if editable:
-        ctx["form"] = PostMortemForm(instance=postmortem)
+        form = PostMortemForm(instance=postmortem)
+        check_url = reverse("postmortems:blameless-check", args=[postmortem.pk])
+        for name in ("summary", "impact", "what_went_well", "what_went_wrong", "lessons_learned"):
+            # Re-run the blameless check on the unsaved text while the author types.
+            form.fields[name].widget.attrs.update(
+                {
+                    "hx-post": check_url,
+                    "hx-trigger": "input changed delay:800ms",
+                    "hx-target": "#blameless",
+                    "hx-swap": "outerHTML",
+                    "hx-include": "closest form",
+                }
+            )
+        ctx["form"] = form
     return ctx
 
 
@@ -224,6 +238,28 @@ def postmortem_publish(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def postmortem_return(request: HttpRequest, pk: int) -> HttpResponse:
     return _workflow(request, pk, "return", Action.CONFIGURE)
+
+
+@login_required
+@require_POST
+def blameless_check(request: HttpRequest, pk: int) -> HttpResponse:
+    """Checks the text being typed (not yet saved) for blame; changes nothing."""
+    postmortem = get_postmortem_for_user(request.user, pk)
+    draft = PostMortem(
+        pk=postmortem.pk,
+        **{
+            name: request.POST.get(name, getattr(postmortem, name))[:100_000]
+            for name in (
+                "summary",
+                "impact",
+                "what_went_well",
+                "what_went_wrong",
+                "lessons_learned",
+            )
+        },
+    )
+    findings = check_postmortem(draft, names_of_team(postmortem.team_id))
+    return render(request, "postmortems/detail.html#blameless", {"findings": findings})
 
 
 # --- 5 whys -------------------------------------------------------------------------------

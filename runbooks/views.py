@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -86,7 +87,7 @@ def _edit_response(request, *, runbook, team_id, form, formset, status=200):
 def runbook_create(request: HttpRequest) -> HttpResponse:
     teams = teams_user_may_configure(request.user)
     if not teams:
-        require(request.user, -1, Action.CONFIGURE)  # raises 403
+        raise PermissionDenied("only managers create runbooks")
     try:
         team_id = int(request.POST.get("team") or request.GET.get("team") or teams[0].pk)
     except ValueError:

@@ -246,3 +246,23 @@ def test_list_search_and_manager_review(
     assert "missed by 1 h 00 min" not in content  # table shows the figure, not the tag
     assert "1 h 00 min" in content  # 90 min recovery against a 30 min RTO
     assert "2026-Q1" in content
+
+
+def test_live_blameless_check_reads_unsaved_text_and_saves_nothing(postmortem, responder):
+    client = client_for(responder)
+    page = client.get(url(postmortem)).content.decode()
+    assert f'hx-post="/postmortems/{postmortem.pk}/blameless-check/"' in page
+    response = client.post(
+        url(postmortem, "blameless-check/"),
+        {"summary": "She forgot the renewal.", "impact": ""},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert "<mark>She</mark>" in response.content.decode()
+    clean = client.post(
+        url(postmortem, "blameless-check/"), {"summary": "The renewal job had no owner."}, **HTMX
+    )
+    assert "Blameless check" not in clean.content.decode()
+    postmortem.refresh_from_db()
+    assert postmortem.summary == ""
+    assert client.get(url(postmortem, "blameless-check/")).status_code == 405
