@@ -77,31 +77,58 @@ def _verdict(actual: timedelta | None, target_minutes: int | None, what: str) ->
 def measure(postmortem) -> MeasuredFacts:
     incident = postmortem.incident
     service = incident.service
-    start = postmortem.impact_started_at or incident.triggered_at
-    start = min(start, incident.triggered_at)
-    recover = _since(start, incident.resolved_at)
-    data_loss = None
-    if postmortem.data_loss_from is not None and postmortem.data_loss_until is not None:
-        data_loss = postmortem.data_loss_until - postmortem.data_loss_from
-    cost = None
-    if recover is not None:
-        hours = Decimal(recover.total_seconds()) / Decimal(3600)
-        cost = (hours * Decimal(service.downtime_cost_per_hour)).quantize(
-            Decimal("0.01"), rounding=ROUND_HALF_UP
-        )
-    return MeasuredFacts(
-        impact_started_at=start,
+    return measure_times(
+        impact_started_at=postmortem.impact_started_at,
         triggered_at=incident.triggered_at,
         acknowledged_at=incident.acknowledged_at,
         mitigated_at=incident.mitigated_at,
         resolved_at=incident.resolved_at,
-        time_to_detect=incident.triggered_at - start,
-        time_to_acknowledge=_since(incident.triggered_at, incident.acknowledged_at),
-        time_to_mitigate=_since(start, incident.mitigated_at),
+        data_loss_from=postmortem.data_loss_from,
+        data_loss_until=postmortem.data_loss_until,
+        rto_minutes=service.rto_minutes,
+        rpo_minutes=service.rpo_minutes,
+        cost_per_hour=service.downtime_cost_per_hour,
+    )
+
+
+def measure_times(
+    *,
+    impact_started_at: datetime | None,
+    triggered_at: datetime,
+    acknowledged_at: datetime | None,
+    mitigated_at: datetime | None,
+    resolved_at: datetime | None,
+    data_loss_from: datetime | None,
+    data_loss_until: datetime | None,
+    rto_minutes: int | None,
+    rpo_minutes: int | None,
+    cost_per_hour,
+) -> MeasuredFacts:
+    """The facts from plain values, so reports can measure many rows without loading models."""
+    start = min(impact_started_at or triggered_at, triggered_at)
+    recover = _since(start, resolved_at)
+    data_loss = None
+    if data_loss_from is not None and data_loss_until is not None:
+        data_loss = data_loss_until - data_loss_from
+    cost = None
+    if recover is not None:
+        hours = Decimal(recover.total_seconds()) / Decimal(3600)
+        cost = (hours * Decimal(cost_per_hour or 0)).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP
+        )
+    return MeasuredFacts(
+        impact_started_at=start,
+        triggered_at=triggered_at,
+        acknowledged_at=acknowledged_at,
+        mitigated_at=mitigated_at,
+        resolved_at=resolved_at,
+        time_to_detect=triggered_at - start,
+        time_to_acknowledge=_since(triggered_at, acknowledged_at),
+        time_to_mitigate=_since(start, mitigated_at),
         time_to_recover=recover,
         data_loss=data_loss,
-        rto=_verdict(recover, service.rto_minutes, "RTO"),
-        rpo=_verdict(data_loss, service.rpo_minutes, "RPO"),
+        rto=_verdict(recover, rto_minutes, "RTO"),
+        rpo=_verdict(data_loss, rpo_minutes, "RPO"),
         downtime_cost=cost,
     )
 

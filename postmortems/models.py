@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -68,6 +69,9 @@ class PostMortem(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     review_note = models.TextField(blank=True)
+    # Kept current by the services (postmortems.search); a GIN index on PostgreSQL serves the
+    # knowledge-base search. Unused on SQLite.
+    search_document = SearchVectorField(null=True, editable=False)
 
     objects = PostMortemQuerySet.as_manager()
 

@@ -3,40 +3,72 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import F, Q, TextField, Value
 from django.urls import reverse
 from django.utils.html import strip_tags
 from django.utils.text import Truncator
 
 from incidents.knowledge import SearchHit, simple_rank
-from postmortems.models import PostMortem
+from postmortems.models import ContributingFactor, PostMortem, WhyNode
 
 _TEXT_FIELDS = ("summary", "impact", "what_went_wrong", "lessons_learned")
+
+
+def refresh_search_document(postmortem_id: int) -> None:
+    """Recompute the stored tsvector of one post-mortem (title A; summary and 5-Why answers B;
+    the rest C). Called by every service that changes its text; a no-op off PostgreSQL."""
+    if connection.vendor != "postgresql":
+        return
+    from django.contrib.postgres.search import SearchVector
+
+    row = (
+        PostMortem.objects.filter(pk=postmortem_id)
+        .values(
+            "title", "summary", "impact", "what_went_well", "what_went_wrong", "lessons_learned"
+        )
+        .first()
+    )
+    if row is None:
+        return
+    whys = list(
+        WhyNode.objects.filter(postmortem_id=postmortem_id).values_list("question", "answer")
+    )
+    factors = ContributingFactor.objects.filter(postmortem_id=postmortem_id).values_list(
+        "description", flat=True
+    )
+    weighted = {
+        "A": row["title"],
+        "B": " ".join([row["summary"], *(answer for _, answer in whys)]),
+        "C": " ".join(
+            [
+                row["impact"],
+                row["what_went_well"],
+                row["what_went_wrong"],
+                row["lessons_learned"],
+                *(question for question, _ in whys),
+                *factors,
+            ]
+        ),
+    }
+    vector = None
+    for weight, text in weighted.items():
+        part = SearchVector(Value(text, output_field=TextField()), weight=weight, config="english")
+        vector = part if vector is None else vector + part
+    PostMortem.objects.filter(pk=postmortem_id).update(search_document=vector)
 
 
 def search_postmortems(user, query: str, limit: int) -> list[SearchHit]:
     postmortems = PostMortem.objects.visible_to(user).published()
     if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+        from django.contrib.postgres.search import SearchQuery, SearchRank
 
-        vector = (
-            SearchVector("title", weight="A", config="english")
-            + SearchVector("summary", "whys__answer", weight="B", config="english")
-            + SearchVector(*_TEXT_FIELDS[1:], "whys__question", weight="C", config="english")
-        )
         search = SearchQuery(query, search_type="websearch", config="english")
         rows = (
-            postmortems.annotate(document=vector, rank=SearchRank(vector, search))
-            .filter(document=search)
-            .order_by("-rank", "-published_at")
+            postmortems.filter(search_document=search)
+            .annotate(rank=SearchRank(F("search_document"), search))
+            .order_by("-rank", "-published_at")[:limit]
         )
-        # A post-mortem with several why nodes appears once per node: keep the best row.
-        ranked, seen = [], set()
-        for pm in rows[: limit * 5]:
-            if pm.pk not in seen:
-                seen.add(pm.pk)
-                ranked.append((pm, float(pm.rank)))
-        ranked = ranked[:limit]
+        ranked = [(pm, float(pm.rank)) for pm in rows]
     else:
         condition = Q()
         for term in query.split():

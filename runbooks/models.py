@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -64,6 +65,8 @@ class Runbook(models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Kept current by the editing services (runbooks.search); GIN-indexed on PostgreSQL.
+    search_document = SearchVectorField(null=True, editable=False)
 
     objects = RunbookQuerySet.as_manager()
 

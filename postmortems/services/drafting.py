@@ -10,6 +10,7 @@ from incidents import services as incident_services
 from incidents.actors import Actor
 from incidents.models import Incident
 from postmortems.models import PostMortem
+from postmortems.search import refresh_search_document
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ def create_draft(
                 alerts_snapshot=_alerts_snapshot(incident),
             )
             postmortem.responders.set(_responders(incident))
+            refresh_search_document(postmortem.pk)
             actor = Actor.of_user(by) if by is not None else Actor.system("post-mortems")
             incident_services.record(
                 incident=incident,

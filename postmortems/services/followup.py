@@ -16,6 +16,7 @@ from postmortems.models import (
     PostMortem,
     Priority,
 )
+from postmortems.search import refresh_search_document
 from postmortems.services.errors import PostmortemError
 from postmortems.services.workflow import check_can_edit
 
@@ -28,12 +29,14 @@ def add_factor(
     check_can_edit(postmortem, by)
     if factor not in CATEGORY_OF:
         raise PostmortemError(f"unknown contributing factor {factor!r}")
-    return ContributingFactor.objects.create(
+    created = ContributingFactor.objects.create(
         postmortem=postmortem,
         category=CATEGORY_OF[factor],
         factor=factor,
         description=(description or "").strip(),
     )
+    refresh_search_document(postmortem.pk)
+    return created
 
 
 @transaction.atomic
@@ -41,6 +44,7 @@ def remove_factor(*, factor: ContributingFactor, by) -> None:
     postmortem = PostMortem.objects.select_for_update().get(pk=factor.postmortem_id)
     check_can_edit(postmortem, by)
     factor.delete()
+    refresh_search_document(postmortem.pk)
 
 
 def _check_owner(postmortem: PostMortem, owner) -> None:

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import F, Max
 
 from postmortems.models import PostMortem, WhyNode
+from postmortems.search import refresh_search_document
 from postmortems.services.errors import PostmortemError
 from postmortems.services.workflow import check_can_edit
 
@@ -87,13 +88,15 @@ def add_why(
             m=Max("position")
         )["m"]
         position = 0 if last is None else last + 1
-    return WhyNode.objects.create(
+    node = WhyNode.objects.create(
         postmortem=postmortem,
         parent_id=parent_id,
         position=position,
         question=question,
         answer=(answer or "").strip(),
     )
+    refresh_search_document(postmortem.pk)
+    return node
 
 
 @transaction.atomic
@@ -105,6 +108,7 @@ def edit_why(*, node: WhyNode, by, question: str, answer: str, is_root_cause: bo
     node.answer = (answer or "").strip()
     node.is_root_cause = bool(is_root_cause)
     node.save(update_fields=["question", "answer", "is_root_cause"])
+    refresh_search_document(postmortem.pk)
     return node
 
 
@@ -139,3 +143,4 @@ def delete_why(*, node: WhyNode, by) -> None:
     postmortem = PostMortem.objects.select_for_update().get(pk=node.postmortem_id)
     check_can_edit(postmortem, by)
     WhyNode.objects.filter(pk=node.pk).delete()
+    refresh_search_document(postmortem.pk)

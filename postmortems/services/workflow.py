@@ -11,6 +11,7 @@ from accounts.permissions import Action, can
 from incidents import services as incident_services
 from incidents.actors import Actor
 from postmortems.models import PostMortem, Status
+from postmortems.search import refresh_search_document
 from postmortems.services.errors import PostmortemError
 
 EDITABLE_FIELDS = (
@@ -67,6 +68,7 @@ def update_postmortem(*, postmortem: PostMortem, by, changes: dict) -> PostMorte
     if postmortem.data_loss_from and postmortem.data_loss_until < postmortem.data_loss_from:
         raise PostmortemError("the data-loss window ends before it starts")
     postmortem.save(update_fields=[*changes, "updated_at"])
+    refresh_search_document(postmortem.pk)
     return postmortem
 
 

@@ -14,6 +14,7 @@ from accounts import audit
 from accounts.models import Team
 from incidents.models import Service
 from runbooks.models import Runbook, RunbookRevision, RunbookStep
+from runbooks.search import refresh_search_document
 
 
 class RunbookError(ValueError):
@@ -192,6 +193,7 @@ def create_runbook(*, team: Team, data: RunbookInput, by, request=None) -> Runbo
     runbook.save()
     runbook.services.set(services)
     _write_steps(runbook, data.steps)
+    refresh_search_document(runbook.pk)
     _revise(runbook, by, "created")
     audit.record(
         action="runbook.create",
@@ -227,6 +229,7 @@ def update_runbook(
         return runbook  # nothing changed: no new revision, no audit noise
     runbook.version += 1
     runbook.save(update_fields=["version"])
+    refresh_search_document(runbook.pk)
     _revise(runbook, by, note or "edited")
     audit.record(
         action="runbook.update",

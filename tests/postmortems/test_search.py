@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from incidents.knowledge import search_knowledge
 from postmortems.models import PostMortem, Status
+from postmortems.search import refresh_search_document
 from postmortems.services import add_why
 from tests.factories import ServiceFactory, UserFactory
 from tests.postmortems.factories import draft_for
@@ -16,6 +17,7 @@ def published(service, user, title, summary="", **fields):
     PostMortem.objects.filter(pk=postmortem.pk).update(
         title=title, summary=summary, status=Status.PUBLISHED, published_at=timezone.now(), **fields
     )
+    refresh_search_document(postmortem.pk)
     postmortem.refresh_from_db()
     return postmortem
 
@@ -42,6 +44,7 @@ def test_full_text_search_ranks_the_most_relevant_document_first(team, service, 
     published(service, responder, "Unrelated outage", "Disk full on the vector store.")
     draft = draft_for(service, responder, title="Draft about rate limits")
     PostMortem.objects.filter(pk=draft.pk).update(summary="rate limit rate limit rate limit")
+    refresh_search_document(draft.pk)
     make_runbook(
         team,
         title="Rate limit exhausted",

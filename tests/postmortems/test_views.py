@@ -266,3 +266,45 @@ def test_live_blameless_check_reads_unsaved_text_and_saves_nothing(postmortem, r
     postmortem.refresh_from_db()
     assert postmortem.summary == ""
     assert client.get(url(postmortem, "blameless-check/")).status_code == 405
+
+
+@pytest.mark.postgres
+def test_review_report_sql_path_agrees_with_the_python_measurements(service, responder, team):
+    import types
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from postmortems import reports
+    from tests.postmortems.factories import T0
+
+    service.rto_minutes = 60
+    service.rpo_minutes = 10
+    service.downtime_cost_per_hour = Decimal("1000.00")
+    service.save()
+    slow = draft_for(service, responder, resolve=100, title="slow")  # RTO missed by 40 min
+    draft_for(service, responder, resolve=30, title="fast")  # RTO met
+    early = draft_for(service, responder, resolve=50, title="early")  # impact 20 min earlier
+    PostMortem.objects.filter(pk=early.pk).update(
+        impact_started_at=T0 - timedelta(minutes=20),
+        data_loss_from=T0,
+        data_loss_until=T0 + timedelta(minutes=25),
+    )
+    draft_for(service, responder, resolve=None, title="still open")
+    now = T0 + timedelta(days=10)
+    in_sql = reports.review_report([team.pk], now=now)
+    from postmortems import reports as module
+
+    original = module.connection
+    module.connection = types.SimpleNamespace(vendor="sqlite")
+    try:
+        in_python = reports.review_report([team.pk], now=now)
+    finally:
+        module.connection = original
+    assert [r.pk for r in in_sql.missed_rto] == [r.pk for r in in_python.missed_rto]
+    assert {r.pk for r in in_sql.missed_rto} == {slow.pk, early.pk}
+    assert in_sql.missed_rto_count == 2
+    assert [r.pk for r in in_sql.missed_rpo] == [early.pk] == [r.pk for r in in_python.missed_rpo]
+    # 100 + 30 + 70 minutes of downtime at 1000/h
+    assert (
+        in_sql.cost_by_quarter == in_python.cost_by_quarter == [("2026-Q1", Decimal("3333.33"), 3)]
+    )
