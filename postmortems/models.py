@@ -92,7 +92,10 @@ class PostMortem(models.Model):
                 name="postmortem_published_has_time",
             ),
         ]
-        indexes = [models.Index(fields=["team", "status"], name="postmortem_team_status_idx")]
+        indexes = [
+            models.Index(fields=["team", "status"], name="postmortem_team_status_idx"),
+            models.Index(fields=["team", "-created_at", "-id"], name="postmortem_team_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.title

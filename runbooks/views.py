@@ -32,7 +32,7 @@ PAGE_SIZE = 50
 @require_GET
 def runbook_list(request: HttpRequest) -> HttpResponse:
     visible = Runbook.objects.filter(team_id__in=team_ids_of(request.user))
-    runbooks = visible.select_related("team")
+    runbooks = visible.select_related("team").defer("body", "search_document")
     query = request.GET.get("q", "").strip()
     if query:
         runbooks = runbooks.filter(Q(title__icontains=query) | Q(body__icontains=query))
