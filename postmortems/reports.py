@@ -21,6 +21,7 @@ from django.db.models import (
     FloatField,
     Sum,
     Value,
+    Window,
 )
 from django.db.models.functions import Cast, Coalesce, Extract, Least, TruncQuarter
 from django.utils import timezone
@@ -231,10 +232,16 @@ def _measured_in_sql(windowed):
         ),
         reverse=True,
     )
-    return (
-        [_row(v) for v in missed_rto.order_by(*_NEWEST_FIRST).values_list(*_COLUMNS)[:LIST_LIMIT]],
-        missed_rto.count(),
-        [_row(v) for v in missed_rpo.order_by(*_NEWEST_FIRST).values_list(*_COLUMNS)[:LIST_LIMIT]],
-        missed_rpo.count(),
-        cost_rows,
+    rto_rows, rto_total = _latest_with_total(missed_rto)
+    rpo_rows, rpo_total = _latest_with_total(missed_rpo)
+    return rto_rows, rto_total, rpo_rows, rpo_total, cost_rows
+
+
+def _latest_with_total(queryset) -> tuple[list[ReviewRow], int]:
+    """The newest rows and the size of the whole set, in one query (a window count)."""
+    values = list(
+        queryset.annotate(total=Window(Count("pk")))
+        .order_by(*_NEWEST_FIRST)
+        .values_list(*_COLUMNS, "total")[:LIST_LIMIT]
     )
+    return [_row(v[:-1]) for v in values], (values[0][-1] if values else 0)
