@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
@@ -97,7 +97,7 @@ class Runbook(models.Model):
         # Prefetched by the matcher; falls back to a query.
         return [s.pk for s in self.services.all()]
 
-    def review_due_from(self, reviewed_at) -> timezone.datetime:
+    def review_due_from(self, reviewed_at: datetime) -> datetime:
         return reviewed_at + timedelta(days=self.review_interval_days)
 
     @property

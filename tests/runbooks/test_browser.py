@@ -102,3 +102,24 @@ def test_checklist_tick_works_with_htmx_under_the_csp(
     assert browser_page.evaluate("window.vigilNoReload") is True
     assert StepCheck.objects.get().checked_by == responder
     assert incident.timeline.filter(kind="runbook_step_checked").count() == 1
+
+
+def test_second_action_click_shows_why_it_was_refused(
+    browser_page, live_server, team, service, responder, monkeypatch
+):
+    from runbooks import tasks
+    from runbooks.models import ActionRun
+
+    queued = []
+    monkeypatch.setattr(tasks.run_step_action, "delay", queued.append)
+    runbook = make_runbook(team, steps=[step("Flush cache", action_url="https://ops.example/f")])
+    incident, _ = incident_services.open_incident(
+        service=service, title="Slow", severity=3, actor=Actor.system("t")
+    )
+    attach_runbook(incident=incident, runbook=runbook, reason="manual", by=responder)
+    browser_page.goto(f"{live_server.url}/runbooks/incident/{incident.pk}/")
+    browser_page.get_by_role("button", name="Run action").click()
+    browser_page.get_by_text("pending").wait_for()
+    browser_page.get_by_role("button", name="Run action").click()
+    browser_page.get_by_text("is already running").wait_for()
+    assert ActionRun.objects.count() == 1 and len(queued) == 1
