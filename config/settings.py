@@ -218,6 +218,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every start when it is missing
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -237,19 +238,45 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "vigil@localhost")
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Scripts send "Authorization: Bearer vgl_..."; the browser uses its session (with CSRF).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["config.api.TeamPermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "config.api.StableOrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "config.api.CursorPage",
+    "DEFAULT_THROTTLE_CLASSES": ["config.api.TokenRateThrottle"],
+    "EXCEPTION_HANDLER": "config.api.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Vigil API",
-    "DESCRIPTION": "Incident response for AI/LLM-backed services.",
+    "DESCRIPTION": (
+        "Incident response for AI/LLM-backed services. Authenticate with "
+        "`Authorization: Bearer <token>` (create one at /account/tokens/). Lists use cursor "
+        "pagination (`next`/`previous` links). Every error answers "
+        '`{"error": {"code", "message", "fields"}}`; see docs/api.md.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.models.Status",
+        "SeverityEnum": "incidents.models.Severity",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.add_error_responses",
+    ],
 }
 
 # --- logging ------------------------------------------------------------------------------
@@ -260,3 +287,20 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- oncall ---
+# Seconds between beat sweeps that fire due escalation steps and resend due deliveries (<= 15).
+ONCALL_SWEEP_SECONDS = env_float("ONCALL_SWEEP_SECONDS", 10.0)
+# Attempts per delivery before it is marked failed; retries back off exponentially from the base.
+ONCALL_DELIVERY_MAX_ATTEMPTS = env_int("ONCALL_DELIVERY_MAX_ATTEMPTS", 5, minimum=1)
+ONCALL_RETRY_BASE_SECONDS = env_int("ONCALL_RETRY_BASE_SECONDS", 30, minimum=1)
+# A worker's claim on a delivery expires after this; the sweep then retries it. Keep it above
+# OUTBOUND_TIMEOUT_SECONDS and EMAIL_TIMEOUT.
+ONCALL_DELIVERY_LEASE_SECONDS = env_int("ONCALL_DELIVERY_LEASE_SECONDS", 120, minimum=10)
+# Lifetime of the signed acknowledge links in notifications (single use).
+ONCALL_ACK_LINK_MAX_AGE = env_int("ONCALL_ACK_LINK_MAX_AGE", 3600, minimum=60)
+
+# --- api ---
+# Requests per API token (per user for browser sessions) and period: "<n>/sec|min|hour|day".
+# Empty disables throttling. Over it the API answers 429 with Retry-After.
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "1200/min")
