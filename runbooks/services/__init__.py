@@ -2,6 +2,7 @@
 runbooks attach to an incident), runs (checklists and automated actions) and search."""
 
 from runbooks.services.editing import (
+    RunbookConflict,
     RunbookError,
     RunbookInput,
     StepInput,
@@ -28,6 +29,7 @@ from runbooks.services.runs import (
 )
 
 __all__ = [
+    "RunbookConflict",
     "RunbookError",
     "RunbookInput",
     "StepInput",

@@ -21,6 +21,10 @@ class RunbookError(ValueError):
     """A runbook request that cannot be carried out; the message says why."""
 
 
+class RunbookConflict(RunbookError):
+    """The request clashes with work in flight (an action already running)."""
+
+
 @dataclass
 class StepInput:
     title: str

@@ -14,7 +14,7 @@ from incidents import outbound
 from incidents import services as incident_services
 from incidents.actors import Actor
 from runbooks.models import ActionRun, ActionState, RunbookRun, RunbookStep, StepCheck
-from runbooks.services.editing import RunbookError
+from runbooks.services.editing import RunbookConflict, RunbookError
 from runbooks.services.matching import _enqueue_on_commit, enqueue_action_run, labels_for
 
 # A pending action not picked up after this long is re-enqueued (the broker may have lost it).
@@ -83,7 +83,7 @@ def request_action(*, run: RunbookRun, step: RunbookStep | int, by) -> ActionRun
             action_run = ActionRun.objects.create(run=run, step=step, requested_by=by)
             _enqueue_on_commit(action_run.pk)
     except IntegrityError:
-        raise RunbookError(f"the action of {_step_label(step)} is already running") from None
+        raise RunbookConflict(f"the action of {_step_label(step)} is already running") from None
     return action_run
 
 

@@ -39,7 +39,7 @@ def test_workflow_over_the_api(postmortem, responder, manager, viewer):
     assert api(responder).post(base + "submit/").status_code == 200
     assert api(responder).post(base + "publish/").status_code == 403
     refused = api(manager).post(base + "publish/")
-    assert refused.status_code == 409 and "root cause" in refused.json()["detail"]
+    assert refused.status_code == 409 and "root cause" in refused.json()["error"]["message"]
     edit_why(node=node, by=manager, question="Why?", answer="quota", is_root_cause=True)
     assert api(manager).post(base + "publish/").json()["status"] == Status.PUBLISHED
     assert api(manager).patch(base, {"summary": "late edit"}, format="json").status_code == 409
@@ -59,18 +59,20 @@ def test_action_items_create_update_and_overdue_list(postmortem, responder, outs
     )
     assert response.status_code == 201, response.json()
     item = ActionItem.objects.get()
-    overdue = api(responder).get("/api/v1/action-items/?overdue=1").json()["results"]
+    overdue = api(responder).get("/api/v1/action-items/?overdue=true").json()["results"]
     assert [i["id"] for i in overdue] == [item.pk]
     response = api(responder).patch(
         f"/api/v1/action-items/{item.pk}/", {"status": "done"}, format="json"
     )
     assert response.status_code == 200 and response.json()["completed_at"]
-    assert api(responder).get("/api/v1/action-items/?overdue=1").json()["results"] == []
+    assert api(responder).get("/api/v1/action-items/?overdue=true").json()["results"] == []
     foreign = api(outsider).post(
         "/api/v1/action-items/", {"postmortem": postmortem.pk, "title": "x"}, format="json"
     )
     assert foreign.status_code == 400
     assert (
-        api(outsider).patch(f"/api/v1/action-items/{item.pk}/", {"status": "open"}).status_code
+        api(outsider)
+        .patch(f"/api/v1/action-items/{item.pk}/", {"status": "open"}, format="json")
+        .status_code
         == 404
     )

@@ -35,7 +35,11 @@ def test_resolving_severity_3_drafts_a_prefilled_post_mortem(
     assert postmortem.title == f"{incident.reference}: Sales avatar silent"
     assert postmortem.summary == "No replies for 90 minutes"
     kinds = [e["kind"] for e in postmortem.timeline_snapshot]
-    assert kinds == ["opened", "acknowledged", "mitigated", "resolved"]
+    # Other apps add entries of their own (escalation levels); the lifecycle is all there.
+    lifecycle = [k for k in kinds if k in ("opened", "acknowledged", "mitigated", "resolved")]
+    assert lifecycle == ["opened", "acknowledged", "mitigated", "resolved"]
+    recorded = incident.timeline.exclude(kind="postmortem_drafted").order_by("at", "id")
+    assert kinds == [e.kind for e in recorded]
     assert postmortem.alerts_snapshot[0]["labels"] == {"alertname": "HighLatency"}
     assert list(postmortem.responders.all()) == [responder]
     assert incident.timeline.filter(kind="postmortem_drafted").count() == 1
