@@ -45,6 +45,15 @@ def labels_for(incident: Incident) -> dict[str, str]:
         if isinstance(alert, dict) and isinstance(alert.get("labels"), dict):
             for k, v in alert["labels"].items():
                 labels.setdefault(str(k), str(v))
+    # Alert rows, where the incident core stores them (incidents.Alert, related name "alerts"),
+    # hold every grouped alert's labels; read through the relation so this app needs no import.
+    alerts = getattr(incident, "alerts", None)
+    if alerts is not None and hasattr(alerts, "values_list"):
+        for alert_labels in alerts.order_by("id").values_list("labels", flat=True)[:100]:
+            if isinstance(alert_labels, dict):
+                for k, v in alert_labels.items():
+                    if not isinstance(v, dict | list):
+                        labels.setdefault(str(k), str(v))
     # Scalar top-level values (e.g. "probe": "sales-chat", "heartbeat": "nightly-etl") match too.
     for key, value in data.items():
         if isinstance(value, str | int) and not isinstance(value, bool):
