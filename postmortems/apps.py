@@ -1,6 +1,31 @@
 from django.apps import AppConfig
 
 
+def _draft_on_resolve(sender, incident_id, **kwargs):
+    from postmortems.services import draft_on_resolve
+
+    draft_on_resolve(incident_id=incident_id)
+
+
 class PostmortemsConfig(AppConfig):
     name = "postmortems"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from incidents import events
+        from incidents.knowledge import register_search_source
+        from incidents.panels import IncidentPanel, register_panel
+        from postmortems.panel import postmortem_panel_context
+        from postmortems.search import search_postmortems
+
+        events.incident_resolved.connect(_draft_on_resolve, dispatch_uid="postmortems-draft")
+        register_panel(
+            IncidentPanel(
+                key="postmortem",
+                title="Post-mortem",
+                order=60,
+                template="postmortems/_incident_panel.html",
+                get_context=postmortem_panel_context,
+            )
+        )
+        register_search_source("postmortems", search_postmortems)

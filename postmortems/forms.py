@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from django import forms
+
+from accounts.models import User
+from postmortems.models import FACTOR_CHOICES, ItemStatus, PostMortem, Priority
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+class PostMortemForm(forms.ModelForm):
+    impact_started_at = forms.DateTimeField(
+        required=False,
+        input_formats=DATETIME_FORMATS,
+        widget=DateTimeLocalInput(),
+        help_text="Only if users were affected before the alert fired (UTC).",
+    )
+    data_loss_from = forms.DateTimeField(
+        required=False, input_formats=DATETIME_FORMATS, widget=DateTimeLocalInput()
+    )
+    data_loss_until = forms.DateTimeField(
+        required=False,
+        input_formats=DATETIME_FORMATS,
+        widget=DateTimeLocalInput(),
+        help_text="Record both ends (the same moment for no loss), or neither if unknown.",
+    )
+
+    class Meta:
+        model = PostMortem
+        fields = [
+            "title",
+            "summary",
+            "impact",
+            "what_went_well",
+            "what_went_wrong",
+            "lessons_learned",
+            "impact_started_at",
+            "data_loss_from",
+            "data_loss_until",
+        ]
+        widgets = {
+            name: forms.Textarea(attrs={"rows": 5})
+            for name in (
+                "summary",
+                "impact",
+                "what_went_well",
+                "what_went_wrong",
+                "lessons_learned",
+            )
+        }
+
+
+class WhyForm(forms.Form):
+    question = forms.CharField(max_length=500)
+    answer = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    is_root_cause = forms.BooleanField(required=False)
+
+
+class NewWhyForm(forms.Form):
+    question = forms.CharField(max_length=500)
+    answer = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    parent = forms.IntegerField(required=False)
+    sibling_of = forms.IntegerField(required=False)
+
+
+class FactorForm(forms.Form):
+    factor = forms.ChoiceField(choices=FACTOR_CHOICES)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ActionItemForm(forms.Form):
+    title = forms.CharField(max_length=255)
+    owner = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
+    due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    priority = forms.TypedChoiceField(choices=Priority.choices, coerce=int, initial=Priority.MEDIUM)
+    link = forms.URLField(required=False, max_length=500, assume_scheme="https")
+
+    def __init__(self, *args, team_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = User.objects.filter(memberships__team_id=team_id).order_by(
+            "username"
+        )
+
+
+class ActionItemStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=ItemStatus.choices)

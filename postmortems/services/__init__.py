@@ -1,0 +1,39 @@
+"""The verbs of post-mortems, split by concept: drafting, the review workflow, the 5-Why tree
+and follow-up (contributing factors, action items)."""
+
+from postmortems.services.drafting import create_draft, draft_on_resolve
+from postmortems.services.errors import PostmortemError
+from postmortems.services.followup import (
+    add_action_item,
+    add_factor,
+    remove_factor,
+    update_action_item,
+)
+from postmortems.services.whys import add_why, delete_why, edit_why, move_why, why_tree
+from postmortems.services.workflow import (
+    EDITABLE_FIELDS,
+    publish,
+    return_to_draft,
+    submit_for_review,
+    update_postmortem,
+)
+
+__all__ = [
+    "EDITABLE_FIELDS",
+    "PostmortemError",
+    "add_action_item",
+    "add_factor",
+    "add_why",
+    "create_draft",
+    "delete_why",
+    "draft_on_resolve",
+    "edit_why",
+    "move_why",
+    "publish",
+    "remove_factor",
+    "return_to_draft",
+    "submit_for_review",
+    "update_action_item",
+    "update_postmortem",
+    "why_tree",
+]

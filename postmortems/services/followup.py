@@ -1,0 +1,107 @@
+"""Contributing factors and action items. Action items stay editable after publication."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.permissions import Action, can
+from postmortems.models import (
+    CATEGORY_OF,
+    ActionItem,
+    ContributingFactor,
+    ItemStatus,
+    PostMortem,
+    Priority,
+)
+from postmortems.search import refresh_search_document
+from postmortems.services.errors import PostmortemError
+from postmortems.services.workflow import check_can_edit
+
+
+@transaction.atomic
+def add_factor(
+    *, postmortem: PostMortem, by, factor: str, description: str = ""
+) -> ContributingFactor:
+    postmortem = PostMortem.objects.select_for_update().get(pk=postmortem.pk)
+    check_can_edit(postmortem, by)
+    if factor not in CATEGORY_OF:
+        raise PostmortemError(f"unknown contributing factor {factor!r}")
+    created = ContributingFactor.objects.create(
+        postmortem=postmortem,
+        category=CATEGORY_OF[factor],
+        factor=factor,
+        description=(description or "").strip(),
+    )
+    refresh_search_document(postmortem.pk)
+    return created
+
+
+@transaction.atomic
+def remove_factor(*, factor: ContributingFactor, by) -> None:
+    postmortem = PostMortem.objects.select_for_update().get(pk=factor.postmortem_id)
+    check_can_edit(postmortem, by)
+    factor.delete()
+    refresh_search_document(postmortem.pk)
+
+
+def _check_owner(postmortem: PostMortem, owner) -> None:
+    if owner is not None and not can(owner, postmortem.team_id, Action.VIEW):
+        raise PostmortemError(f"{owner} is not a member of team {postmortem.team}")
+
+
+def _check_priority(priority: int) -> int:
+    if priority not in Priority.values:
+        raise PostmortemError("priority must be 1 (urgent) to 4 (low)")
+    return int(priority)
+
+
+def add_action_item(
+    *,
+    postmortem: PostMortem,
+    by,
+    title: str,
+    owner=None,
+    due_date: date | None = None,
+    priority: int = Priority.MEDIUM,
+    link: str = "",
+) -> ActionItem:
+    title = (title or "").strip()
+    if not title:
+        raise PostmortemError("an action item needs a title")
+    _check_owner(postmortem, owner)
+    return ActionItem.objects.create(
+        postmortem=postmortem,
+        title=title[:255],
+        owner=owner,
+        due_date=due_date,
+        priority=_check_priority(priority),
+        link=(link or "").strip(),
+    )
+
+
+@transaction.atomic
+def update_action_item(*, item: ActionItem, by, changes: dict) -> ActionItem:
+    item = ActionItem.objects.select_for_update().select_related("postmortem").get(pk=item.pk)
+    allowed = {"title", "owner", "due_date", "priority", "status", "link"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise PostmortemError(f"cannot edit {', '.join(sorted(unknown))}")
+    if "title" in changes and not (changes["title"] or "").strip():
+        raise PostmortemError("an action item needs a title")
+    if "owner" in changes:
+        _check_owner(item.postmortem, changes["owner"])
+    if "priority" in changes:
+        changes["priority"] = _check_priority(changes["priority"])
+    if "status" in changes:
+        if changes["status"] not in ItemStatus.values:
+            raise PostmortemError(f"unknown status {changes['status']!r}")
+        closing = changes["status"] in (ItemStatus.DONE, ItemStatus.WONT_DO)
+        item.completed_at = (item.completed_at or timezone.now()) if closing else None
+        changes = {**changes, "completed_at": item.completed_at}
+    for name, value in changes.items():
+        setattr(item, name, value)
+    item.save(update_fields=list(changes))
+    return item
