@@ -23,12 +23,15 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 run: migrate
-	@$(BIN)/python manage.py seed_demo --if-empty
+	@VIGIL_BASE_URL=$${VIGIL_BASE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/python manage.py seed_demo --if-empty
 	@echo ""
 	@echo "  Vigil is starting on http://127.0.0.1:$(PORT)/  (admin: http://127.0.0.1:$(PORT)/admin/)"
 	@echo "  Demo login: admin / $${VIGIL_DEMO_PASSWORD:-vigil-demo}"
 	@echo ""
-	PORT=$(PORT) $(BIN)/honcho start -f Procfile
+	@# The demo probe watches Vigil's own /healthz on this machine: allow loopback for it
+	@# unless PROBE_ALLOWED_NETWORKS is set (production leaves loopback refused).
+	PORT=$(PORT) PROBE_ALLOWED_NETWORKS=$${PROBE_ALLOWED_NETWORKS-127.0.0.1/32} \
+		VIGIL_BASE_URL=$${VIGIL_BASE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/honcho start -f Procfile
 
 test: install
 	@scripts/ensure-chromium || echo "warning: Chromium missing; browser tests will be skipped"

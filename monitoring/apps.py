@@ -16,6 +16,10 @@ class MonitoringConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from incidents.demo import register_demo_seeder
+        from monitoring.demo import seed_demo_monitors
+
+        register_demo_seeder(seed_demo_monitors, order=10)
         from config.health import register_readiness_check
         from monitoring.stats import scheduler_problem
 

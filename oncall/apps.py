@@ -11,6 +11,10 @@ class OncallConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from incidents.demo import register_demo_seeder
+        from oncall.demo import seed_demo_oncall
+
+        register_demo_seeder(seed_demo_oncall, order=5)
         from incidents import events
         from incidents.panels import IncidentPanel, register_panel
         from oncall import receivers

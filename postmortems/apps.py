@@ -12,6 +12,10 @@ class PostmortemsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from incidents.demo import register_demo_seeder
+        from postmortems.demo import seed_demo_postmortems
+
+        register_demo_seeder(seed_demo_postmortems, order=30)
         from incidents import events
         from incidents.knowledge import register_search_source
         from incidents.panels import IncidentPanel, register_panel

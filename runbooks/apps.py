@@ -19,6 +19,10 @@ class RunbooksConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from incidents.demo import register_demo_seeder
+        from runbooks.demo import seed_demo_runbooks
+
+        register_demo_seeder(seed_demo_runbooks, order=20)
         from incidents import events
         from incidents.knowledge import register_search_source
         from incidents.panels import IncidentPanel, register_panel

@@ -3,6 +3,10 @@ from django.core.management import call_command
 
 from accounts.models import Membership, Role, Team, User
 from incidents.models import Incident, Service, Status, TimelineEntry
+from monitoring.models import Heartbeat, Probe
+from oncall.models import EscalationPolicy
+from postmortems.models import PostMortem
+from runbooks.models import Runbook
 
 
 def _snapshot():
@@ -12,6 +16,11 @@ def _snapshot():
         "services": sorted(Service.objects.values_list("slug", "rto_minutes", "rpo_minutes")),
         "incidents": sorted(Incident.objects.values_list("dedup_key", "status", "severity")),
         "timeline": TimelineEntry.objects.count(),
+        "probes": Probe.objects.count(),
+        "heartbeats": Heartbeat.objects.count(),
+        "policies": EscalationPolicy.objects.count(),
+        "runbooks": Runbook.objects.count(),
+        "postmortems": PostMortem.objects.count(),
     }
 
 
@@ -36,6 +45,12 @@ def test_seed_demo_makes_a_living_system():
     resolved = Incident.objects.filter(status=Status.RESOLVED).first()
     assert resolved.resolved_at > resolved.triggered_at
     assert resolved.timeline.filter(kind="resolved").exists()
+    # The apps built on the core add theirs through incidents.demo.
+    assert Probe.objects.filter(service__team__slug="demo").exists()
+    assert Heartbeat.objects.filter(service__team__slug="demo").exists()
+    assert EscalationPolicy.objects.get(team__slug="demo").is_team_default
+    assert Runbook.objects.filter(team__slug="demo").count() == 3
+    assert PostMortem.objects.filter(incident__team__slug="demo").exists()
 
 
 @pytest.mark.django_db

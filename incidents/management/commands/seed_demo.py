@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Membership, Role, Team, User
 from incidents import services
 from incidents.actors import Actor
+from incidents.demo import demo_seeders
 from incidents.models import Incident, Service, Source
 
 DEMO_SERVICES = [
@@ -142,6 +143,11 @@ class Command(BaseCommand):
                 continue
             made += 1
             self._play(service, key, title, severity, hours_ago, path, admin)
+
+        for name, seeder in demo_seeders():
+            added = seeder(team=team, author=admin)
+            if added:
+                self.stdout.write(f"  {name.split('.')[0]}: {added}")
 
         self.stdout.write(
             self.style.SUCCESS(
