@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET
+
+from accounts.permissions import Action, can
+from incidents.access import get_incident_for_user
+from incidents.forms import AssignForm, NoteForm, ResolveForm, SeverityForm
+from incidents.models import Incident, Severity, TimelineEntry
+from incidents.panels import panels_for
+
+log = logging.getLogger(__name__)
+
+TIMELINE_LIMIT = 100
+
+
+def room_version(incident: Incident, latest_entry_id: int | None) -> str:
+    """Changes bump updated_at; entries other apps append with services.record() may not, so
+    the newest entry's id is part of the version too."""
+    return f"{int(incident.updated_at.timestamp() * 1_000_000)}.{latest_entry_id or 0}"
+
+
+def _timeline(incident: Incident) -> list[TimelineEntry]:
+    return list(
+        TimelineEntry.objects.filter(incident=incident)
+        .select_related("actor_user")
+        .order_by("-at", "-id")[: TIMELINE_LIMIT + 1]
+    )
+
+
+def live_context(request: HttpRequest, incident: Incident) -> dict:
+    """What the live part of the room (header, clocks, quick actions, timeline) needs."""
+    entries = _timeline(incident)
+    latest_id = max((e.pk for e in entries), default=None)
+    return {
+        "incident": incident,
+        "timeline": entries[:TIMELINE_LIMIT],
+        "timeline_truncated": len(entries) > TIMELINE_LIMIT,
+        "version": room_version(incident, latest_id),
+        "can_respond": can(request.user, incident.team_id, Action.RESPOND),
+        "now": timezone.now(),
+    }
+
+
+def forms_context(incident: Incident) -> dict:
+    return {
+        "resolve_form": ResolveForm(),
+        "note_form": NoteForm(),
+        "severity_form": SeverityForm(initial={"severity": incident.severity}),
+        "assign_form": AssignForm(
+            team_id=incident.team_id, initial={"assignee": incident.assignee_id}
+        ),
+        "severities": list(reversed(Severity)),
+    }
+
+
+def _rendered_panels(request: HttpRequest, incident: Incident) -> list[dict]:
+    """Panels other apps registered (alerts, runbooks, post-mortem). A failing panel shows as
+    unavailable instead of taking the whole room down in the middle of an incident."""
+    shown = []
+    for panel, context in panels_for(incident, request.user):
+        try:
+            html = render_to_string(
+                panel.template,
+                {**context, "incident": incident, "request": request},
+                request=request,
+            )
+        except Exception:
+            log.exception("incident panel %s failed for %s", panel.key, incident.reference)
+            html = None
+        shown.append({"key": panel.key, "title": panel.title, "html": mark_safe(html or "")})  # noqa: S308
+        if html is None:
+            shown[-1]["failed"] = True
+    return shown
+
+
+@login_required
+@require_GET
+def incident_room(request: HttpRequest, pk: int) -> HttpResponse:
+    """The incident room. htmx polls it with the version it shows: 204 when nothing changed,
+    else the live fragment (header and timeline)."""
+    incident = get_incident_for_user(request.user, pk)
+    context = live_context(request, incident)
+    if request.htmx:
+        if request.GET.get("v") == context["version"]:
+            return HttpResponse(status=204)
+        return render(request, "incidents/room.html#live", context)
+    context.update(forms_context(incident))
+    context["panels"] = _rendered_panels(request, incident)
+    context["nav"] = "incidents"
+    return render(request, "incidents/room.html", context)
