@@ -126,8 +126,6 @@ def board_version(team_ids: list[int]) -> str:
         latest, open_count = cursor.fetchone()
     if latest is None:
         return "empty"
-    if isinstance(latest, str):  # SQLite returns text
-        stamp = latest
-    else:
-        stamp = str(int(latest.timestamp() * 1_000_000))
+    # SQLite returns text, PostgreSQL a datetime.
+    stamp = latest if isinstance(latest, str) else str(int(latest.timestamp() * 1_000_000))
     return f"{stamp}.{open_count}"

@@ -19,8 +19,7 @@ from accounts.permissions import Action, can
 from incidents import services
 from incidents.access import get_incident_for_user
 from incidents.actors import Actor
-from incidents.errors import IncidentError, InvalidTransition
-from incidents.errors import DedupConflict
+from incidents.errors import DedupConflict, IncidentError, InvalidTransition
 from incidents.forms import (
     AssignForm,
     MitigateForm,
