@@ -1,0 +1,114 @@
+"""On-call triage in a real browser: keyboard, live updates without reload, escaping, CSP."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from incidents.models import Status
+from tests.ui.factories import open_incident
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_acknowledge_and_resolve_from_the_keyboard(
+    live_server, new_page, login, responder, service, artifacts
+):
+    incident = open_incident(service, title="Sales avatar answers nothing", severity=5)
+    page = login(new_page(), responder)
+    expect(page.locator("#board")).to_contain_text(incident.reference)
+    page.screenshot(path=artifacts / "board.png", full_page=True)
+
+    page.keyboard.press("j")
+    expect(page.locator("tr[data-board-row].selected")).to_contain_text(incident.reference)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/incidents/{incident.pk}/")
+    # Mark this document: if anything reloads the page, the mark is gone.
+    page.evaluate("window.__sameDocument = true")
+
+    page.keyboard.press("a")
+    expect(page.locator("#room-head .badge.status")).to_have_text("acknowledged")
+    first_entry = page.locator("#room-timeline li.entry").first
+    expect(first_entry).to_contain_text(f"Acknowledged by {responder.username}")
+    assert page.evaluate("window.__sameDocument") is True
+    incident.refresh_from_db()
+    assert incident.status == Status.ACKNOWLEDGED and incident.acknowledged_by_id == responder.pk
+
+    page.keyboard.press("r")
+    expect(page.locator("#resolve-note")).to_be_focused()
+    page.keyboard.type("Rolled back the model endpoint")
+    page.click("[data-action=resolve]")
+    expect(page.locator("#room-head .badge.status")).to_have_text("resolved")
+    expect(page.locator("#room-timeline li.entry").first).to_contain_text(
+        "Rolled back the model endpoint"
+    )
+    assert page.evaluate("window.__sameDocument") is True
+    page.screenshot(path=artifacts / "room.png", full_page=True)
+    incident.refresh_from_db()
+    assert incident.resolution_note == "Rolled back the model endpoint"
+
+
+def test_new_incident_appears_on_an_open_board_within_two_seconds(
+    new_page, login, responder, service, artifacts
+):
+    open_incident(service, title="Already there")
+    watcher = login(new_page(), responder)  # a second, separate browser context
+    expect(watcher.locator("#board")).to_contain_text("Already there")
+    watcher.evaluate("window.__sameDocument = true")
+
+    created = open_incident(service, title="Voice bot drops every call", severity=4)
+    expect(watcher.locator("#board")).to_contain_text(created.reference, timeout=2_000)
+    expect(watcher.locator("#board")).to_contain_text("Voice bot drops every call")
+    assert watcher.evaluate("window.__sameDocument") is True
+
+
+def test_change_in_another_browser_reaches_the_room(
+    new_page, login, responder, manager, incident_in
+):
+    incident = incident_in()
+    watcher = login(new_page(), manager)
+    watcher.goto(watcher.url.replace("/incidents/", f"/incidents/{incident.pk}/"))
+    expect(watcher.locator("#room-head .badge.status")).to_have_text("triggered")
+
+    actor = login(new_page(), responder)
+    actor.goto(watcher.url)
+    actor.click("#room-head [data-action=acknowledge]")
+    expect(watcher.locator("#room-head .badge.status")).to_have_text("acknowledged", timeout=3_000)
+    expect(watcher.locator("#room-timeline li.entry").first).to_contain_text("Acknowledged")
+
+
+def test_script_in_a_title_shows_as_text(live_server, new_page, login, responder, service):
+    title = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
+    incident = open_incident(service, title=title)
+    page = login(new_page(), responder)
+    expect(page.locator("#board td.title")).to_contain_text(title)
+    page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+    expect(page.locator("#room-head h1")).to_have_text(title)
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.locator("#room-head h1 img").count() == 0
+
+
+def test_content_security_policy_without_unsafe_inline(live_server, new_page, login, responder):
+    page = new_page()
+    response = page.goto(f"{live_server.url}/login/")
+    policy = response.headers["content-security-policy"]
+    assert re.search(r"script-src 'self'", policy)
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    # htmx and our script still load and run under that policy.
+    login(page, responder)
+    assert page.evaluate("typeof window.htmx") == "object"
+    assert page.evaluate("htmx.config.allowEval") is False
+    assert page.evaluate("htmx.config.selfRequestsOnly") is True
+
+
+def test_board_is_readable_on_a_phone(new_page, login, responder, service, artifacts):
+    open_incident(service, title="Knowledge search slow", severity=3)
+    page = login(new_page(viewport={"width": 390, "height": 844}), responder)
+    row = page.locator("tr[data-board-row]").first
+    expect(row).to_be_visible()
+    box = row.bounding_box()
+    assert box["width"] <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=artifacts / "board-phone.png", full_page=True)
