@@ -9,13 +9,16 @@ or a beat restarted mid-tick, do no harm).
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("vigil")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue("ingest"), Queue("probes"), Queue("notify"), Queue("default")]
+# Each queue has its own exchange and routing key; with the defaults they would all share the
+# "default" routing key and a task routed to "probes" could land in any of them.
+QUEUES = ("ingest", "probes", "notify", "default")
+app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in QUEUES]
 app.conf.task_routes = {
     "incidents.tasks.*": {"queue": "ingest"},
     "monitoring.tasks.*": {"queue": "probes"},

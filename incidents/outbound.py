@@ -114,6 +114,17 @@ class DeliveryResult:
     body: str = ""
 
 
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int = 65536) -> bytes:
+    """Read the whole body (so a trickling one meets the deadline) but keep at most ``cap`` bytes."""
+    chunks, size = [], 0
+    async for chunk in resp.content.iter_chunked(16384):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= cap:
+            break
+    return b"".join(chunks)[:cap]
+
+
 def _classify(status: int) -> bool:
     return status >= 500 or status in (408, 425, 429)
 
@@ -122,9 +133,13 @@ async def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) 
     async with guarded_session(timeout=timeout) as session:
         try:
             async with session.post(
-                url, data=body, headers=headers, max_redirects=MAX_REDIRECTS
+                # aiohttp counts the last hop in max_redirects: +1 follows exactly MAX_REDIRECTS.
+                url,
+                data=body,
+                headers=headers,
+                max_redirects=MAX_REDIRECTS + 1,
             ) as resp:
-                text = (await resp.content.read(4096)).decode("utf-8", "replace")
+                text = (await _read_capped(resp)).decode("utf-8", "replace")
                 if 200 <= resp.status < 300:
                     return DeliveryResult(True, resp.status, "", False, text)
                 return DeliveryResult(
