@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count, Max, Min, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import Membership, Role
 from accounts.permissions import team_ids_of
-from incidents.board import board_version, filter_incidents, header_counts, sort_incidents
+from incidents.board import board_page, board_version, filter_incidents, header_counts
 from incidents.forms import BoardFilterForm, form_problems
 from incidents.models import OPEN_STATUSES, Incident, Service
 from incidents.views.common import bad_request
@@ -53,10 +52,13 @@ def board(request: HttpRequest) -> HttpResponse:
 
     visible = Incident.objects.filter(team_id__in=team_ids)
     counts = header_counts(filter_incidents(visible, filters, with_status=False))
-    listing = sort_incidents(filter_incidents(visible, filters), filters.sort).select_related(
-        "service", "team", "assignee"
+    page = board_page(
+        visible.select_related("service", "team", "assignee"),
+        filters,
+        counts,
+        number=request.GET.get("page"),
+        per_page=PAGE_SIZE,
     )
-    page = Paginator(listing, PAGE_SIZE).get_page(request.GET.get("page"))
 
     poll_query = request.GET.copy()
     poll_query.pop("v", None)

@@ -205,3 +205,39 @@ def test_csp_header_forbids_inline_code(responder_client):
     assert not re.search(r"<script(?![^>]*\bsrc=)", body)
     assert ' style="' not in body
     assert Incident.objects.count() == 0
+
+
+def test_open_first_pages_run_from_open_into_resolved(responder_client, service):
+    now = timezone.now()
+    opened = [
+        IncidentFactory(service=service, title=f"open {n}", triggered_at=now - timedelta(days=n))
+        for n in range(3)
+    ]
+    resolved = [
+        IncidentFactory(
+            service=service,
+            title=f"resolved {n}",
+            status="resolved",
+            triggered_at=now - timedelta(minutes=n),
+        )
+        for n in range(30)
+    ]
+    first = responder_client.get("/incidents/?status=all").context["page"]
+    second = responder_client.get("/incidents/?status=all&page=2").context["page"]
+    assert first.paginator.count == 33 and first.paginator.num_pages == 2
+    assert [i.pk for i in first.object_list] == [i.pk for i in opened + resolved[:22]]
+    assert [i.pk for i in second.object_list] == [i.pk for i in resolved[22:]]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("status=resolved&severity=3", 2), ("status=open&severity=4%2B", 1), ("severity=2", 0)],
+)
+def test_page_count_matches_the_filter(query, expected, responder_client, service):
+    IncidentFactory(service=service, status="resolved", severity=3)
+    IncidentFactory(service=service, status="resolved", severity=3)
+    IncidentFactory(service=service, status="resolved", severity=5)
+    IncidentFactory(service=service, severity=4)
+    IncidentFactory(service=service, severity=3)
+    page = responder_client.get(f"/incidents/?{query}").context["page"]
+    assert page.paginator.count == expected == len(page.object_list)
