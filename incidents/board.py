@@ -30,7 +30,7 @@ class BoardFilters:
     status: str = "open"  # open | all | one Status value
     severity: str = ""  # "" | "3" (exactly) | "3+" (at least)
     service: str = ""  # service slug
-    team: str = ""  # team slug
+    team: str = ""  # team slug, or "all" (overrides the team chosen in the switcher)
     window: str = ""  # "" (any time) | a key of WINDOWS
     q: str = ""
     sort: str = "open-first"
@@ -41,7 +41,7 @@ def filter_incidents(qs: QuerySet, filters: BoardFilters, *, with_status: bool =
     for the header counts that show how the other filters split across them."""
     if filters.service:
         qs = qs.filter(service__slug=filters.service)
-    if filters.team:
+    if filters.team and filters.team != "all":
         qs = qs.filter(team__slug=filters.team)
     if filters.window:
         qs = qs.filter(triggered_at__gte=timezone.now() - WINDOWS[filters.window])
@@ -88,14 +88,18 @@ def sort_incidents(qs: QuerySet, sort: str) -> QuerySet:
     ).order_by("_resolved", "-triggered_at", "-id")
 
 
-def header_counts(qs: QuerySet) -> dict:
+def header_counts(qs: QuerySet, *, count_resolved: bool = True) -> dict:
     """Counts per status, and per severity among the open ones.
+
+    Without ``count_resolved`` the resolved incidents (nearly all rows, after a year) are not
+    counted: the default board shows open incidents and need not read the team's history.
 
     Two GROUP BY queries rather than one pass of conditional counts: the status count is an
     index-only scan of (team, status, triggered_at) and the severity count reads only the few
     open rows, where a single pass would read every row of the team.
     """
-    per_status = dict(qs.order_by().values_list("status").annotate(n=Count("id")))
+    status_qs = qs if count_resolved else qs.filter(status__in=OPEN_STATUSES)
+    per_status = dict(status_qs.order_by().values_list("status").annotate(n=Count("id")))
     per_severity = dict(
         qs.filter(status__in=OPEN_STATUSES)
         .order_by()
@@ -103,7 +107,10 @@ def header_counts(qs: QuerySet) -> dict:
         .annotate(n=Count("id"))
     )
     return {
-        "by_status": [(s, Status(s).label, per_status.get(s, 0)) for s in Status.values],
+        "by_status": [
+            (s, Status(s).label, per_status.get(s, 0 if count_resolved else None))
+            for s in Status.values
+        ],
         "by_severity": [(sev, per_severity.get(sev, 0)) for sev in reversed(Severity.values)],
         "open": sum(per_status.get(s, 0) for s in OPEN_STATUSES),
         "per_status": per_status,

@@ -1,12 +1,16 @@
-"""Template helpers of the triage UI: durations and the clock against the service's RTO.
+"""Template helpers of the triage UI: durations, badges and the clock against the service's RTO.
 
-static/js/vigil.js formats durations the same way when it ticks the clocks between polls."""
+Badges and clocks appear on every board row, so they are tags building escaped HTML with
+format_html rather than included templates (an include per row cost more than the queries).
+static/js/vigil.js formats durations the same way when it ticks the clocks between polls.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from django import template
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -27,7 +31,6 @@ def duration(seconds) -> str:
     return f"{secs}s"
 
 
-@register.simple_tag
 def incident_clock(incident, now: datetime) -> dict:
     """Elapsed time since the incident opened (until it resolved) and the time left against
     the service's RTO. ``over`` is true once the RTO has passed (or was missed)."""
@@ -40,3 +43,44 @@ def incident_clock(incident, now: datetime) -> dict:
         left = (deadline - end).total_seconds()
         clock["rto"] = {"deadline": deadline, "left": left, "over": left < 0}
     return clock
+
+
+@register.simple_tag
+def clock(incident, now: datetime) -> str:
+    state = incident_clock(incident, now)
+    running = state["running"]
+    elapsed = format_html(
+        '<span class="clock elapsed"{} title="Time since it opened">{}</span>',
+        format_html(' data-since="{}"', int(incident.triggered_at.timestamp())) if running else "",
+        duration(state["elapsed"]),
+    )
+    rto = state["rto"]
+    if rto is None:
+        return elapsed
+    left = duration(rto["left"])
+    if rto["over"]:
+        text = f"RTO over by {left}" if running else f"RTO missed by {left}"
+    else:
+        text = f"{left} left of RTO" if running else f"within RTO ({left} to spare)"
+    return format_html(
+        '{} <span class="clock rto{}"{} title="Against the service RTO of {} min">{}</span>',
+        elapsed,
+        " over" if rto["over"] else "",
+        format_html(' data-deadline="{}"', int(rto["deadline"].timestamp())) if running else "",
+        incident.service.rto_minutes,
+        text,
+    )
+
+
+@register.simple_tag
+def badges(incident) -> str:
+    return format_html(
+        '<span class="badge sev sev-{}" title="{}">Sev {}</span> '
+        '<span class="badge status status-{}">{}</span>{}',
+        incident.severity,
+        incident.get_severity_display(),
+        incident.severity,
+        incident.status,
+        incident.get_status_display(),
+        format_html(' <span class="badge drill">drill</span>') if incident.is_drill else "",
+    )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Max, Min, Q
 from django.http import HttpRequest, HttpResponse
@@ -7,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from accounts.models import Membership, Role
+from accounts.models import Membership, Role, Team
 from accounts.permissions import team_ids_of
 from incidents.board import board_page, board_version, filter_incidents, header_counts
 from incidents.forms import BoardFilterForm, form_problems
@@ -46,12 +48,19 @@ def board(request: HttpRequest) -> HttpResponse:
         return bad_request(request, f"Invalid board filter: {form_problems(form)}")
     filters = form.filters()
     team_ids = team_ids_of(request.user)
+    if "team" not in request.GET and len(team_ids) > 1 and request.session.get("team_id"):
+        # The team chosen in the switcher is the board's default; "all" widens it again.
+        chosen = Team.objects.filter(pk=request.session["team_id"], pk__in=team_ids)
+        filters = replace(filters, team=chosen.values_list("slug", flat=True).first() or "")
     version = board_version(team_ids)
     if request.htmx and request.GET.get("v") == version:
         return HttpResponse(status=204)
 
     visible = Incident.objects.filter(team_id__in=team_ids)
-    counts = header_counts(filter_incidents(visible, filters, with_status=False))
+    counts = header_counts(
+        filter_incidents(visible, filters, with_status=False),
+        count_resolved=filters.status in ("all", "resolved"),
+    )
     page = board_page(
         visible.select_related("service", "team", "assignee"),
         filters,

@@ -11,7 +11,14 @@
   // htmx does not swap 4xx by default; our refusals (400 bad input, 403 role, 409 state,
   // 429 throttle) carry a message for the #flash region, so let htmx show them.
   document.addEventListener("htmx:beforeSwap", (event) => {
-    const status = event.detail.xhr.status;
+    const xhr = event.detail.xhr;
+    // A poll after the session expired lands on the login page: go there, not into the board.
+    if (xhr.responseURL && new URL(xhr.responseURL).pathname === "/login/") {
+      event.detail.shouldSwap = false;
+      window.location.href = `/login/?next=${encodeURIComponent(window.location.pathname + window.location.search)}`;
+      return;
+    }
+    const status = xhr.status;
     if ([400, 403, 409, 429].includes(status)) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;

@@ -241,3 +241,21 @@ def test_page_count_matches_the_filter(query, expected, responder_client, servic
     IncidentFactory(service=service, severity=3)
     page = responder_client.get(f"/incidents/?{query}").context["page"]
     assert page.paginator.count == expected == len(page.object_list)
+
+
+def test_team_chosen_in_the_switcher_is_the_default_and_all_widens(responder, team):
+    from accounts.models import Role
+    from tests.factories import MembershipFactory, TeamFactory
+
+    other_team = TeamFactory()
+    MembershipFactory(user=responder, team=other_team, role=Role.VIEWER)
+    IncidentFactory(service=ServiceFactory(team=team), title="ours")
+    IncidentFactory(service=ServiceFactory(team=other_team), title="theirs")
+    client = Client()
+    client.force_login(responder)
+    titles = lambda url: {i.title for i in client.get(url).context["page"].object_list}  # noqa: E731
+    assert titles("/incidents/") == {"ours", "theirs"}
+    client.post("/team/switch/", {"team": other_team.pk, "next": "/incidents/"})
+    assert titles("/incidents/") == {"theirs"}
+    assert titles("/incidents/?team=all") == {"ours", "theirs"}
+    assert titles(f"/incidents/?team={team.slug}") == {"ours"}
