@@ -25,6 +25,15 @@
     }
   });
 
+  // ---- live polling: hidden tabs stop asking; coming back asks at once ----
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    if (document.hidden && event.detail.elt.matches("[data-poll]")) event.preventDefault();
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden || !window.htmx) return;
+    document.querySelectorAll("[data-poll]").forEach((el) => window.htmx.trigger(el, "pollNow"));
+  });
+
   // ---- clocks: elapsed time and time left against the RTO tick between polls ----
   function duration(seconds) {
     seconds = Math.floor(Math.abs(seconds));

@@ -112,3 +112,33 @@ def test_board_is_readable_on_a_phone(new_page, login, responder, service, artif
     assert box["width"] <= 390
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=artifacts / "board-phone.png", full_page=True)
+
+
+def test_dark_scheme_follows_the_system(
+    live_server, new_page, login, responder, incident_in, artifacts
+):
+    incident = incident_in(title="Night shift view")
+    page = login(new_page(), responder)
+    light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    page.emulate_media(color_scheme="dark")
+    page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+    dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert light != dark
+    page.screenshot(path=artifacts / "room-dark.png", full_page=True)
+
+
+def test_hidden_tab_stops_polling_and_catches_up_when_shown(new_page, login, responder, service):
+    page = login(new_page(), responder)
+    polls = []
+    page.on("request", lambda r: polls.append(r.url) if "v=" in r.url else None)
+    page.evaluate(
+        "Object.defineProperty(document, 'hidden', {configurable: true, get: () => true})"
+    )
+    page.wait_for_timeout(1_500)  # longer than one poll interval
+    assert polls == []
+    created = open_incident(service, title="Seen on return")
+    page.evaluate(
+        "Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});"
+        "document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    expect(page.locator("#board")).to_contain_text(created.reference, timeout=2_000)
