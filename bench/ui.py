@@ -93,7 +93,7 @@ from accounts.models import User
 from accounts.permissions import team_ids_of
 from incidents.board import board_version
 from incidents.models import Incident, TimelineEntry
-from incidents.views.room import room_version
+from incidents.views.room import current_room_version
 
 user = User.objects.get(username="bench-ui")
 session = SessionStore()
@@ -107,8 +107,7 @@ rooms = list(Incident.objects.filter(team_id__in=team_ids).order_by("?")
 room_polls = []
 for pk in rooms[:50]:
     incident = Incident.objects.get(pk=pk)
-    latest = TimelineEntry.objects.filter(incident=incident).order_by("-at", "-id").first()
-    room_polls.append(f"/incidents/{pk}/?v={room_version(incident, latest.pk)}")
+    room_polls.append(f"/incidents/{pk}/?v={current_room_version(incident)}")
 print("PREPARED " + json.dumps({
     "session": session.session_key,
     "version": board_version(team_ids),
@@ -118,6 +117,34 @@ print("PREPARED " + json.dumps({
     "entries": TimelineEntry.objects.count(),
     "team_incidents": Incident.objects.filter(team_id__in=team_ids).count(),
 }))
+"""
+
+
+# Server time in-process: Django's handler without network or gunicorn, DEBUG off, many
+# requests per page; the figure the budget names ("p95 server time").
+IN_PROCESS = """
+import json, statistics, time
+from django.test import Client
+from accounts.models import User
+from incidents.models import Incident
+
+paths = json.loads(PATHS)
+client = Client(HTTP_HOST="127.0.0.1")
+client.force_login(User.objects.get(username="bench-ui"))
+out = {}
+for label, urls, headers in paths:
+    for url in urls[:5]:
+        client.get(url, **headers)  # warm caches and the connection
+    times = []
+    for n in range(REQUESTS):
+        url = urls[n % len(urls)]
+        started = time.perf_counter()
+        response = client.get(url, **headers)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code in (200, 204), (url, response.status_code)
+    times.sort()
+    out[label] = [statistics.median(times), times[int(len(times) * 0.95) - 1], times[-1]]
+print("INPROCESS " + json.dumps(out))
 """
 
 
@@ -159,7 +186,24 @@ def main() -> None:
             ("incident room (200 rooms)", base + "/", prep["rooms"], cookie, "GET"),
             ("room live poll, unchanged (204)", base + "/", prep["room_polls"], htmx, "GET"),
         ]  # fmt: skip
+        htmx_meta = {"HTTP_HX_REQUEST": "true"}
+        in_process = [
+            ("board, open incidents (default)", ["/incidents/"], {}),
+            ("board, all statuses, page 1", ["/incidents/?status=all"], {}),
+            ("board, all, by severity, page 40", ["/incidents/?status=all&sort=severity&page=40"], {}),
+            ("board, last 7 days, all", ["/incidents/?status=all&window=7d"], {}),
+            ("board, text search", ["/incidents/?status=all&q=batch+4242"], {}),
+            ("board live poll, unchanged (204)", [f"/incidents/?v={prep['version']}"], htmx_meta),
+            ("incident room (200 rooms)", prep["rooms"], {}),
+            ("room live poll, unchanged (204)", prep["room_polls"], htmx_meta),
+        ]  # fmt: skip
+        code = IN_PROCESS.replace("PATHS", repr(json.dumps(in_process))).replace("REQUESTS", "200")
+        figures = json.loads(_tagged(server.shell(code), "INPROCESS"))
         print(f"\nmachine: {machine()}; shared with other engineers' work during this run")
+        print("\nserver time in-process (Django handler, DEBUG off, 200 requests each):")
+        for label, (p50, p95, worst) in figures.items():
+            print(f"{label:<34} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   max {worst:6.1f} ms")
+        print("\nover HTTP:")
         print("gunicorn sync workers: 4; wrk 1 connection (latency ~ server time), 10 s each\n")
         results = {}
         for label, url, paths, headers, method in scenarios:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -27,6 +28,11 @@ def room_version(incident: Incident, latest_entry_id: int | None) -> str:
     return f"{int(incident.updated_at.timestamp() * 1_000_000)}.{latest_entry_id or 0}"
 
 
+def current_room_version(incident: Incident) -> str:
+    latest = TimelineEntry.objects.filter(incident=incident).aggregate(latest=Max("id"))["latest"]
+    return room_version(incident, latest)
+
+
 def _timeline(incident: Incident) -> list[TimelineEntry]:
     return list(
         TimelineEntry.objects.filter(incident=incident)
@@ -35,15 +41,15 @@ def _timeline(incident: Incident) -> list[TimelineEntry]:
     )
 
 
-def live_context(request: HttpRequest, incident: Incident) -> dict:
+def live_context(request: HttpRequest, incident: Incident, version: str | None = None) -> dict:
     """What the live part of the room (header, clocks, quick actions, timeline) needs."""
+    version = version or current_room_version(incident)
     entries = _timeline(incident)
-    latest_id = max((e.pk for e in entries), default=None)
     return {
         "incident": incident,
         "timeline": entries[:TIMELINE_LIMIT],
         "timeline_truncated": len(entries) > TIMELINE_LIMIT,
-        "version": room_version(incident, latest_id),
+        "version": version,
         "can_respond": can(request.user, incident.team_id, Action.RESPOND),
         "now": timezone.now(),
     }
@@ -87,10 +93,11 @@ def incident_room(request: HttpRequest, pk: int) -> HttpResponse:
     """The incident room. htmx polls it with the version it shows: 204 when nothing changed,
     else the live fragment (header and timeline)."""
     incident = get_incident_for_user(request.user, pk)
-    context = live_context(request, incident)
+    version = current_room_version(incident)
+    if request.htmx and request.GET.get("v") == version:
+        return HttpResponse(status=204)
+    context = live_context(request, incident, version)
     if request.htmx:
-        if request.GET.get("v") == context["version"]:
-            return HttpResponse(status=204)
         return render(request, "incidents/room.html#live", context)
     context.update(forms_context(incident))
     context["panels"] = _rendered_panels(request, incident)

@@ -199,3 +199,24 @@ def test_viewer_cannot_declare(viewer_client, service):
         "/incidents/new/", {"service": service.pk, "title": "x", "severity": "3"}
     )
     assert response.status_code == 400 and not Incident.objects.exists()
+
+
+def test_room_poll_unchanged_is_cheap(responder_client, incident, django_assert_num_queries):
+    version = _version(responder_client.get(f"/incidents/{incident.pk}/").content.decode())
+    # session, user, memberships, incident, newest entry
+    with django_assert_num_queries(5):
+        response = responder_client.get(f"/incidents/{incident.pk}/?v={version}", **HTMX)
+    assert response.status_code == 204
+
+
+def test_room_poll_sees_an_entry_recorded_with_an_earlier_time(responder_client, incident):
+    version = _version(responder_client.get(f"/incidents/{incident.pk}/").content.decode())
+    services.record(
+        incident=incident,
+        kind="imported",
+        actor=Actor.system("import"),
+        message="backfilled",
+        at=incident.triggered_at - timedelta(hours=1),
+    )
+    response = responder_client.get(f"/incidents/{incident.pk}/?v={version}", **HTMX)
+    assert response.status_code == 200 and b"backfilled" in response.content
