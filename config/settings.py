@@ -262,6 +262,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
+# --- oncall ---
+# Seconds between beat sweeps that fire due escalation steps and resend due deliveries (<= 15).
+ONCALL_SWEEP_SECONDS = env_float("ONCALL_SWEEP_SECONDS", 10.0)
+# Attempts per delivery before it is marked failed; retries back off exponentially from the base.
+ONCALL_DELIVERY_MAX_ATTEMPTS = env_int("ONCALL_DELIVERY_MAX_ATTEMPTS", 5, minimum=1)
+ONCALL_RETRY_BASE_SECONDS = env_int("ONCALL_RETRY_BASE_SECONDS", 30, minimum=1)
+# A worker's claim on a delivery expires after this; the sweep then retries it. Keep it above
+# OUTBOUND_TIMEOUT_SECONDS and EMAIL_TIMEOUT.
+ONCALL_DELIVERY_LEASE_SECONDS = env_int("ONCALL_DELIVERY_LEASE_SECONDS", 120, minimum=10)
+# Lifetime of the signed acknowledge links in notifications (single use).
+ONCALL_ACK_LINK_MAX_AGE = env_int("ONCALL_ACK_LINK_MAX_AGE", 3600, minimum=60)
+
 # --- ui ---
 # Login throttle (per account and per client address): failed attempts allowed in one window,
 # after which the login answers 429 with Retry-After until the window ends.

@@ -1,6 +1,38 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class OncallConfig(AppConfig):
     name = "oncall"
     default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = "On-call and escalation"
+    periodic_tasks = {
+        "oncall-sweep": ("oncall.tasks.sweep", settings.ONCALL_SWEEP_SECONDS),
+    }
+
+    def ready(self) -> None:
+        from incidents import events
+        from incidents.panels import IncidentPanel, register_panel
+        from oncall import receivers
+        from oncall.panels import escalation_panel_context
+
+        register_panel(
+            IncidentPanel(
+                key="escalation",
+                title="Escalation and notifications",
+                template="oncall/_incident_panel.html",
+                get_context=escalation_panel_context,
+                order=10,
+            )
+        )
+
+        uid = "oncall"
+        events.incident_opened.connect(receivers.on_opened, dispatch_uid=uid)
+        events.incident_acknowledged.connect(receivers.on_acknowledged, dispatch_uid=uid)
+        events.incident_mitigated.connect(receivers.on_mitigated, dispatch_uid=uid)
+        events.incident_resolved.connect(receivers.on_resolved, dispatch_uid=uid)
+        events.incident_reopened.connect(receivers.on_reopened, dispatch_uid=uid)
+        events.incident_severity_changed.connect(receivers.on_severity_changed, dispatch_uid=uid)
+        events.incident_escalation_requested.connect(
+            receivers.on_escalation_requested, dispatch_uid=uid
+        )

@@ -14,8 +14,7 @@ def test_healthz_answers_ok(client):
 
 
 @pytest.mark.django_db
-def test_readyz_is_ok_when_database_and_broker_answer(client, settings):
-    settings.CELERY_BROKER_URL = "memory://"
+def test_readyz_is_ok_when_database_and_broker_answer(client, restore_broker):
     _use_broker("memory://")
     response = client.get("/readyz")
     assert response.status_code == 200

@@ -1,0 +1,306 @@
+"""Deliveries: who a level reaches, one Notification row per destination, sending exactly once.
+
+Row life: queued (next_attempt_at) -> sending (claimed by a conditional UPDATE, with a lease)
+-> sent | queued again after a transient failure (exponential backoff, a due time in the row,
+never a long Celery ETA) | failed (permanent, or out of attempts). A worker that dies while
+sending loses its lease; the sweep puts the row back to queued and it is sent again (at least
+once; the idempotency key guarantees no second row, the claim no second concurrent send).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import Membership, Role
+from incidents import services as incident_services
+from incidents.actors import Actor
+from oncall import channels
+from oncall.acklinks import create_ack_link
+from oncall.messages import build_message, render_action_body
+from oncall.models import (
+    LEVEL_NAMES,
+    AutomatedAction,
+    Channel,
+    ChannelKind,
+    ContactMethod,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    Rotation,
+)
+from oncall.rotations import who_is_on_call
+
+log = logging.getLogger(__name__)
+DELIVERY = Actor.system("notifications")
+
+
+def recipients_of(level_spec: dict, *, team_id_hint=None, now: datetime) -> tuple[list, list[str]]:
+    """The people a level reaches, in a stable order without duplicates, and notes on gaps."""
+    User = get_user_model()
+    notes: list[str] = []
+    ordered: dict[int, object] = {}
+    for user in User.objects.filter(pk__in=level_spec.get("user_ids", []), is_active=True):
+        ordered.setdefault(user.pk, user)
+    rotation_id = level_spec.get("rotation_id")
+    if rotation_id:
+        rotation = Rotation.objects.filter(pk=rotation_id).first()
+        on_call = who_is_on_call(rotation, now) if rotation else None
+        if on_call is None:
+            notes.append(f"nobody on call in rotation {rotation or rotation_id}")
+        elif on_call.is_active:
+            ordered.setdefault(on_call.pk, on_call)
+    team_id = level_spec.get("team_id")
+    if team_id:
+        members = (
+            Membership.objects.filter(team_id=team_id, role__gte=Role.RESPONDER)
+            .select_related("user")
+            .order_by("user_id")
+        )
+        for membership in members:
+            if membership.user.is_active:
+                ordered.setdefault(membership.user_id, membership.user)
+    return list(ordered.values()), notes
+
+
+def _destinations_of(user) -> list[tuple[str, str, ContactMethod | None]]:
+    methods = [m for m in user.contact_methods.all() if m.is_active]
+    if methods:
+        return [(m.kind, m.target, m) for m in methods]
+    if user.email:
+        return [(ChannelKind.EMAIL, user.email, None)]
+    return []
+
+
+def create_level_notifications(
+    *,
+    incident,
+    level: int,
+    level_spec: dict,
+    cycle: str,
+    purpose: str,
+    reason: str,
+    now: datetime,
+) -> tuple[list[int], str]:
+    """Insert the delivery rows of one engaged level; returns (queued ids, human summary).
+
+    Called with the escalation row locked. The unique idempotency key makes a second call for
+    the same (incident, series, level, recipient, channel) insert nothing.
+    """
+    prefix = f"{incident.pk}:{cycle}:L{level}:{purpose}"
+    rows: list[Notification] = []
+    labels: list[str] = []
+
+    def add(key: str, kind: str, target: str, label: str, payload: dict, **links) -> None:
+        rows.append(
+            Notification(
+                idempotency_key=f"{prefix}:{key}"[:200],
+                incident=incident,
+                level=level,
+                purpose=purpose,
+                kind=kind,
+                target=target,
+                label=label[:200],
+                payload=payload,
+                next_attempt_at=now,
+                created_at=now,
+                **links,
+            )
+        )
+        labels.append(f"{label} ({kind})")
+
+    existing = set(
+        Notification.objects.filter(idempotency_key__startswith=prefix + ":").values_list(
+            "idempotency_key", flat=True
+        )
+    )
+
+    def fresh(key: str) -> bool:
+        return f"{prefix}:{key}"[:200] not in existing
+
+    if purpose == "page":
+        for spec in level_spec.get("actions", []):
+            key = f"a{spec['id']}"
+            if fresh(key):
+                body = render_action_body(spec.get("body") or {}, incident=incident, level=level)
+                action = AutomatedAction.objects.filter(pk=spec["id"]).first()
+                add(key, NotificationKind.ACTION, spec["url"], spec["name"], {"body": body},
+                    action=action)  # fmt: skip
+
+    def message_for(recipient, label: str) -> dict:
+        ack_url = create_ack_link(incident=incident, recipient=recipient, label=label, now=now)
+        expires = now + timedelta(seconds=settings.ONCALL_ACK_LINK_MAX_AGE)
+        return build_message(
+            incident=incident,
+            level=level,
+            purpose=purpose,
+            reason=reason,
+            ack_url=ack_url,
+            ack_expires=expires,
+        )
+
+    users, notes = recipients_of(level_spec, now=now)
+    for user in users:
+        destinations = _destinations_of(user)
+        if not destinations:
+            notes.append(f"{user} has no contact method and no email")
+        for kind, target, method in destinations:
+            key = f"u{user.pk}:{f'cm{method.pk}' if method else 'email'}"
+            if fresh(key):
+                add(key, kind, target, str(user), message_for(user, str(user)), recipient=user,
+                    contact_method=method)  # fmt: skip
+    for channel in Channel.objects.filter(pk__in=level_spec.get("channel_ids", []), is_active=True):
+        key = f"ch{channel.pk}"
+        if fresh(key):
+            add(key, channel.kind, channel.target, channel.name,
+                message_for(None, channel.name), channel=channel)  # fmt: skip
+
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    ids = list(
+        Notification.objects.filter(
+            idempotency_key__in=[r.idempotency_key for r in rows], status=NotificationStatus.QUEUED
+        ).values_list("pk", flat=True)
+    )
+    summary = ", ".join(labels) if labels else "nobody to notify"
+    if notes:
+        summary += "; " + "; ".join(notes)
+    return ids, summary
+
+
+def enqueue_deliveries(ids: list[int]) -> None:
+    """Hand rows to workers. If the broker is down, nothing is lost: the sweep finds them."""
+    from oncall.tasks import deliver_notification
+
+    for pk in ids:
+        try:
+            deliver_notification.delay(pk)
+        except Exception as exc:  # broker trouble: the row stays queued for the sweep
+            log.warning("could not enqueue notification %s (%s); the sweep will send it", pk, exc)
+            return
+
+
+def cancel_pending_pages(*, incident_id: int) -> int:
+    """Acknowledged or resolved: queued pages and retries are pointless now."""
+    return Notification.objects.filter(
+        incident_id=incident_id,
+        status=NotificationStatus.QUEUED,
+        purpose__in=["page", "action"],
+    ).update(status=NotificationStatus.CANCELLED, next_attempt_at=None)
+
+
+def _backoff(attempts: int) -> timedelta:
+    base = settings.ONCALL_RETRY_BASE_SECONDS
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
+
+
+def deliver_notification(*, notification_id: int, now: datetime | None = None) -> str:
+    """Send one row if this call wins its claim. Returns sent / retry / failed / skipped.
+
+    Safe to call any number of times, concurrently: only the call whose conditional UPDATE
+    moves the row from queued to sending sends it.
+    """
+    now = now or timezone.now()
+    lease = timedelta(seconds=settings.ONCALL_DELIVERY_LEASE_SECONDS)
+    claimed = Notification.objects.filter(
+        pk=notification_id, status=NotificationStatus.QUEUED, next_attempt_at__lte=now
+    ).update(
+        status=NotificationStatus.SENDING,
+        claimed_at=now,
+        lease_until=now + lease,
+        attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        return "skipped"
+    notification = Notification.objects.select_related(
+        "incident", "incident__service", "channel", "contact_method", "action", "recipient"
+    ).get(pk=notification_id)
+    try:
+        result = channels.send(notification)
+    except Exception as exc:  # a bug in a sender must not leave the row stuck in "sending"
+        log.exception("sending notification %s failed", notification_id)
+        result = channels.SendResult(False, f"{exc.__class__.__name__}: {exc}", retryable=True)
+    return _record_result(notification, result, now)
+
+
+def _record_result(notification: Notification, result, now: datetime) -> str:
+    finished = max(timezone.now(), now)
+    max_attempts = settings.ONCALL_DELIVERY_MAX_ATTEMPTS
+    what = f"{LEVEL_NAMES[notification.level]} {notification.kind} to {notification.label}"
+    with transaction.atomic():
+        row = Notification.objects.select_for_update().get(pk=notification.pk)
+        row.last_status_code = result.status_code
+        row.lease_until = None
+        if result.ok:
+            row.status, row.sent_at, row.last_error = NotificationStatus.SENT, finished, ""
+            outcome, kind = "sent", "notification_sent"
+            message = f"Delivered {what}" + (
+                f" (attempt {row.attempts})" if row.attempts > 1 else ""
+            )
+            if notification.kind == NotificationKind.ACTION:
+                kind, message = "automated_action", f"Automated action {notification.label} "
+                message += f"succeeded (HTTP {result.status_code})"
+        elif result.retryable and row.attempts < max_attempts:
+            row.status, row.last_error = NotificationStatus.QUEUED, result.error[:2000]
+            row.next_attempt_at = finished + _backoff(row.attempts)
+            outcome, kind = "retry", "notification_retry"
+            message = (
+                f"Delivery of {what} failed (attempt {row.attempts} of {max_attempts}): "
+                f"{result.error}; retrying at {row.next_attempt_at:%H:%M:%S} UTC"
+            )
+        else:
+            row.status, row.last_error = NotificationStatus.FAILED, result.error[:2000]
+            row.next_attempt_at = None
+            outcome, kind = "failed", "notification_failed"
+            why = "not retryable" if not result.retryable else f"gave up after {row.attempts}"
+            message = f"Delivery of {what} failed for good ({why}): {result.error}"
+            if notification.kind == NotificationKind.ACTION:
+                kind = "automated_action"
+                message = f"Automated action {notification.label} failed ({why}): {result.error}"
+        row.save(
+            update_fields=[
+                "status", "sent_at", "last_error", "next_attempt_at", "lease_until",
+                "last_status_code",
+            ]
+        )  # fmt: skip
+        incident_services.record(
+            incident=notification.incident,
+            kind=kind,
+            actor=DELIVERY,
+            at=finished,
+            message=message,
+            data={
+                "notification_id": row.pk,
+                "outcome": outcome,
+                "attempts": row.attempts,
+                "status_code": result.status_code,
+                "level": row.level,
+            },
+        )
+    return outcome
+
+
+def requeue_due_notifications(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """The sweep's share: expired leases back to queued, then every due row handed to workers."""
+    now = now or timezone.now()
+    max_attempts = settings.ONCALL_DELIVERY_MAX_ATTEMPTS
+    Notification.objects.lease_expired(now).filter(attempts__gte=max_attempts).update(
+        status=NotificationStatus.FAILED,
+        lease_until=None,
+        last_error="worker lost while sending, out of attempts",
+    )
+    Notification.objects.lease_expired(now).update(
+        status=NotificationStatus.QUEUED, lease_until=None, next_attempt_at=now
+    )
+    ids = list(
+        Notification.objects.due(now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    enqueue_deliveries(ids)
+    return ids
