@@ -10,10 +10,6 @@ from pathlib import Path
 
 import pytest
 
-# Playwright's sync API runs an event loop in this thread; Django would otherwise refuse the
-# database calls the tests make between browser steps.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -28,8 +24,24 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture(scope="module", autouse=True)
+def _allow_db_beside_playwrights_loop():
+    """Playwright's sync API runs an event loop in this thread; Django would otherwise refuse
+    the database calls the tests (and the database flush between them) make. Only for the
+    browser tests: the variable must not leak into other tests or subprocesses (`check
+    --deploy` refuses it)."""
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if before is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
+
+
+# Module scope: Playwright's loop must be gone before other tests use asyncio.run().
+@pytest.fixture(scope="module")
+def browser(_allow_db_beside_playwrights_loop):
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} missing (apt-get install chromium, or scripts/ensure-chromium)")
     from playwright.sync_api import sync_playwright

@@ -89,13 +89,31 @@ def test_room_poll_sees_entries_other_apps_record(responder_client, incident):
 
 @pytest.mark.parametrize("entries", [1, 60])
 def test_room_query_count_does_not_grow_with_timeline(
-    entries, responder_client, incident, django_assert_max_num_queries
+    entries, responder_client, incident, django_assert_max_num_queries, monkeypatch
 ):
+    # The room's own queries; panels of other apps (escalation, alerts...) bring theirs.
+    monkeypatch.setattr("incidents.views.room.panels_for", lambda incident, user: [])
     for n in range(entries):
         services.add_note(incident=incident, actor=Actor.system("t"), text=f"note {n}")
     with django_assert_max_num_queries(9):
         response = responder_client.get(f"/incidents/{incident.pk}/")
     assert len(response.context["timeline"]) == entries + 1
+
+
+def test_room_with_every_registered_panel_keeps_a_constant_query_count(responder_client, service):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for entries in (1, 40):
+        incident = open_incident(service, title=f"{entries} entries")
+        for n in range(entries):
+            services.add_note(incident=incident, actor=Actor.system("t"), text=f"note {n}")
+        responder_client.get(f"/incidents/{incident.pk}/")  # warm per-session lookups
+        with CaptureQueriesContext(connection) as captured:
+            assert responder_client.get(f"/incidents/{incident.pk}/").status_code == 200
+        counts.append(len(captured))
+    assert counts[0] == counts[1]
 
 
 def test_long_timeline_is_capped(responder_client, incident):
