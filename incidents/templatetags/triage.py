@@ -84,3 +84,9 @@ def badges(incident) -> str:
         incident.get_status_display(),
         format_html(' <span class="badge drill">drill</span>') if incident.is_drill else "",
     )
+
+
+@register.filter
+def kind_label(kind: str) -> str:
+    """Timeline kinds are snake_case identifiers; people read words."""
+    return (kind or "").replace("_", " ")
