@@ -8,13 +8,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
 from accounts.models import Membership, Role, Team
 from accounts.permissions import team_ids_of
 from incidents.board import board_page, board_version, filter_incidents, header_counts
 from incidents.forms import BoardFilterForm, form_problems
 from incidents.models import OPEN_STATUSES, Incident, Service
-from incidents.views.common import bad_request
+from incidents.views.common import bad_request, wants_fragment
 
 PAGE_SIZE = 25
 
@@ -37,6 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@vary_on_headers("HX-Request")
 def board(request: HttpRequest) -> HttpResponse:
     """The incident board. One URL serves the page, the filtered fragment and the live poll.
 
@@ -53,7 +55,7 @@ def board(request: HttpRequest) -> HttpResponse:
         chosen = Team.objects.filter(pk=request.session["team_id"], pk__in=team_ids)
         filters = replace(filters, team=chosen.values_list("slug", flat=True).first() or "")
     version = board_version(team_ids)
-    if request.htmx and request.GET.get("v") == version:
+    if wants_fragment(request) and request.GET.get("v") == version:
         return HttpResponse(status=204)
 
     visible = Incident.objects.filter(team_id__in=team_ids)
@@ -88,7 +90,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "respond_team_ids": responder_team_ids(request.user),
         "now": timezone.now(),
     }
-    if request.htmx:
+    if wants_fragment(request):
         return render(request, "incidents/board.html#board", context)
     context["services"] = Service.objects.filter(team_id__in=team_ids).select_related("team")
     return render(request, "incidents/board.html", context)

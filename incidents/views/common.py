@@ -31,6 +31,12 @@ def refuse(request: HttpRequest, message: str, status: int, back_to: str) -> Htt
     return see_other(back_to)
 
 
+def wants_fragment(request: HttpRequest) -> bool:
+    """An htmx request for part of the page. A history restore (back button with htmx's
+    history cache off) asks for the whole page, so it gets the whole page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
 def see_other(url: str) -> HttpResponse:
     response = redirect(url)
     response.status_code = 303

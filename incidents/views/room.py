@@ -10,12 +10,14 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
 from accounts.permissions import Action, can
 from incidents.access import get_incident_for_user
 from incidents.forms import AssignForm, NoteForm, ResolveForm, SeverityForm
 from incidents.models import Incident, Severity, TimelineEntry
 from incidents.panels import panels_for
+from incidents.views.common import wants_fragment
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +91,16 @@ def _rendered_panels(request: HttpRequest, incident: Incident) -> list[dict]:
 
 @login_required
 @require_GET
+@vary_on_headers("HX-Request")
 def incident_room(request: HttpRequest, pk: int) -> HttpResponse:
     """The incident room. htmx polls it with the version it shows: 204 when nothing changed,
     else the live fragment (header and timeline)."""
     incident = get_incident_for_user(request.user, pk)
     version = current_room_version(incident)
-    if request.htmx and request.GET.get("v") == version:
+    if wants_fragment(request) and request.GET.get("v") == version:
         return HttpResponse(status=204)
     context = live_context(request, incident, version)
-    if request.htmx:
+    if wants_fragment(request):
         return render(request, "incidents/room.html#live", context)
     context.update(forms_context(incident))
     context["panels"] = _rendered_panels(request, incident)

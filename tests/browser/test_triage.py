@@ -142,3 +142,19 @@ def test_hidden_tab_stops_polling_and_catches_up_when_shown(new_page, login, res
         "document.dispatchEvent(new Event('visibilitychange'))"
     )
     expect(page.locator("#board")).to_contain_text(created.reference, timeout=2_000)
+
+
+def test_acknowledge_from_the_board_with_the_keyboard(new_page, login, responder, service):
+    older = open_incident(service, title="Older one")
+    newest = open_incident(service, title="Newest one")
+    page = login(new_page(), responder)
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    selected = page.locator("tr[data-board-row].selected")
+    expect(selected).to_contain_text(older.reference)
+    page.keyboard.press("a")
+    # The board re-renders itself (incidentChanged) and keeps the selection on the same row.
+    expect(selected.locator(".badge.status")).to_have_text("acknowledged")
+    expect(page.locator(f'tr[data-incident="{newest.pk}"] .badge.status')).to_have_text("triggered")
+    older.refresh_from_db()
+    assert older.status == "acknowledged"

@@ -259,3 +259,11 @@ def test_team_chosen_in_the_switcher_is_the_default_and_all_widens(responder, te
     assert titles("/incidents/") == {"theirs"}
     assert titles("/incidents/?team=all") == {"ours", "theirs"}
     assert titles(f"/incidents/?team={team.slug}") == {"ours"}
+
+
+def test_history_restore_gets_the_whole_page(responder_client, incident):
+    response = responder_client.get(
+        "/incidents/?status=all", HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    )
+    assert response.status_code == 200 and b"<html" in response.content
+    assert "HX-Request" in response["Vary"]
