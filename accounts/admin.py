@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import AuditLog, Membership, Team, User
+from accounts.models import ApiToken, AuditLog, Membership, Team, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -44,6 +44,37 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Read-only: tokens are created where their plaintext can be shown once (page, command)."""
+
+    list_display = (
+        "prefix",
+        "name",
+        "user",
+        "read_only",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = ("read_only",)
+    search_fields = ("prefix", "name", "user__username")
+    fields = readonly_fields = (
+        "user",
+        "name",
+        "prefix",
+        "read_only",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
 
     def has_add_permission(self, request):
         return False

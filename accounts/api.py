@@ -1,2 +1,157 @@
+"""REST API of accounts: your teams (read), their members (roles changed by team admins) and
+who you are (``/api/v1/me/``)."""
+
+from __future__ import annotations
+
+from django.db.models import OuterRef, Subquery
+from django.urls import path
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import api_view
+from rest_framework.response import Response
+
+from accounts.models import ApiToken, Membership, Role, Team, User
+from accounts.permissions import Action
+from accounts.services import MembershipError, change_role
+from config.api import StrictFilterSet, TeamScopedMixin, register_domain_error
+
+register_domain_error(MembershipError, status=409, code="conflict")
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField(help_text="Your role in this team.")
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "slug", "role", "created_at"]
+        read_only_fields = fields
+
+    def get_role(self, team) -> str:
+        role = getattr(team, "my_role", None)
+        if role is None:
+            # Only superusers see teams they do not belong to; they act as admins there.
+            return Role.ADMIN.label
+        return Role(role).label
+
+
+class TeamViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """Teams you belong to, with your role in each."""
+
+    serializer_class = TeamSerializer
+    queryset = Team.objects.all()
+    team_field = "id"
+    filterset_fields: list = []
+    ordering_fields = ["name", "id"]
+    ordering = ["name", "id"]
+
+    def get_queryset(self):
+        my_role = Membership.objects.filter(team=OuterRef("pk"), user=self.request.user.pk)
+        return super().get_queryset().annotate(my_role=Subquery(my_role.values("role")[:1]))
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="__str__", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "name"]
+        read_only_fields = fields
+
+
+ROLES_BY_NAME = {role.label: role for role in Role}
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    user = MemberSerializer(read_only=True)
+    role = serializers.ChoiceField(choices=list(ROLES_BY_NAME))
+
+    class Meta:
+        model = Membership
+        fields = ["id", "team", "user", "role", "created_at"]
+        read_only_fields = ["id", "team", "user", "created_at"]
+
+    def to_representation(self, membership):
+        data = super().to_representation(membership)
+        data["role"] = Role(membership.role).label
+        return data
+
+    def to_internal_value(self, data):
+        values = super().to_internal_value(data)
+        if "role" in values:
+            values["role"] = ROLES_BY_NAME[values["role"]]
+        return values
+
+
+class MembershipFilter(StrictFilterSet):
+    team = filters.NumberFilter(field_name="team_id", min_value=1, max_value=2**63 - 1)
+
+    class Meta:
+        model = Membership
+        fields = []
+
+
+class MembershipViewSet(
+    TeamScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Members of your teams. Team admins change roles (PATCH ``{"role": "manager"}``)."""
+
+    queryset = Membership.objects.select_related("user")
+    serializer_class = MembershipSerializer
+    write_action = Action.ADMINISTER
+    filterset_class = MembershipFilter
+    ordering_fields = ["created_at", "id"]
+    ordering = ["id"]
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def perform_update(self, serializer):
+        role = serializer.validated_data.get("role")
+        if role is not None:
+            serializer.instance = change_role(
+                membership=serializer.instance,
+                role=role,
+                by=self.request.user,
+                request=self.request,
+            )
+
+
+class TokenInfoSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["prefix", "name", "read_only", "created_at", "expires_at", "last_used_at"]
+        read_only_fields = fields
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField()
+    token = TokenInfoSerializer(allow_null=True, help_text="The token of this request, if any.")
+
+
+@extend_schema(responses=MeSerializer, summary="Who am I (and which token is this)")
+@api_view(["GET"])
+def me(request):
+    token = request.auth if isinstance(request.auth, ApiToken) else None
+    return Response(
+        MeSerializer(
+            {
+                "id": request.user.pk,
+                "username": request.user.get_username(),
+                "name": str(request.user),
+                "token": token,
+            }
+        ).data
+    )
+
+
+urlpatterns = [path("me/", me, name="api-me")]
+
+
 def register(router) -> None:
-    """Viewsets of this app are added to the API router here."""
+    router.register("teams", TeamViewSet, basename="team")
+    router.register("memberships", MembershipViewSet, basename="membership")

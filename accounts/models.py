@@ -88,3 +88,49 @@ class AuditLog(models.Model):
         return (
             f"{self.at:%Y-%m-%d %H:%M} {self.actor_label or self.actor} {self.action} {self.target}"
         )
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self, now=None) -> ApiTokenQuerySet:
+        from django.utils import timezone
+
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    """A personal API token: acts as its user, within that user's teams and roles.
+
+    Only the public ``prefix`` (``vgl_`` + key id) and an HMAC of the whole token are stored;
+    the plaintext is shown once, at creation. See accounts.tokens.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    # "vgl_" + a random key id: shown in lists and logs, used to find the row in one lookup.
+    prefix = models.CharField(max_length=32, unique=True)
+    # HMAC-SHA256 (hex) of the whole token, keyed from SECRET_KEY.
+    digest = models.CharField(max_length=64)
+    read_only = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    def is_active(self, now=None) -> bool:
+        from django.utils import timezone
+
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

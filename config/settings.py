@@ -238,19 +238,45 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "vigil@localhost")
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Scripts send "Authorization: Bearer vgl_..."; the browser uses its session (with CSRF).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["config.api.TeamPermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "config.api.StableOrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "config.api.CursorPage",
+    "DEFAULT_THROTTLE_CLASSES": ["config.api.TokenRateThrottle"],
+    "EXCEPTION_HANDLER": "config.api.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Vigil API",
-    "DESCRIPTION": "Incident response for AI/LLM-backed services.",
+    "DESCRIPTION": (
+        "Incident response for AI/LLM-backed services. Authenticate with "
+        "`Authorization: Bearer <token>` (create one at /account/tokens/). Lists use cursor "
+        "pagination (`next`/`previous` links). Every error answers "
+        '`{"error": {"code", "message", "fields"}}`; see docs/api.md.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.models.Status",
+        "SeverityEnum": "incidents.models.Severity",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.add_error_responses",
+    ],
 }
 
 # --- logging ------------------------------------------------------------------------------
@@ -273,6 +299,50 @@ ONCALL_RETRY_BASE_SECONDS = env_int("ONCALL_RETRY_BASE_SECONDS", 30, minimum=1)
 ONCALL_DELIVERY_LEASE_SECONDS = env_int("ONCALL_DELIVERY_LEASE_SECONDS", 120, minimum=10)
 # Lifetime of the signed acknowledge links in notifications (single use).
 ONCALL_ACK_LINK_MAX_AGE = env_int("ONCALL_ACK_LINK_MAX_AGE", 3600, minimum=60)
+
+# --- api ---
+# Requests per API token (per user for browser sessions) and period: "<n>/sec|min|hour|day".
+# Empty disables throttling. Over it the API answers 429 with Retry-After.
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "1200/min")
+
+# --- monitoring ---------------------------------------------------------------------------
+# How often the beat claims due probes; detection adds up to this much to interval x failures.
+PROBE_SCHEDULER_TICK_SECONDS = env_int("PROBE_SCHEDULER_TICK_SECONDS", 1, minimum=1)
+# /readyz fails when the scheduler has not ticked for this long (beat or probe workers stopped).
+PROBE_SCHEDULER_STALE_SECONDS = env_int(
+    "PROBE_SCHEDULER_STALE_SECONDS", max(30, 3 * PROBE_SCHEDULER_TICK_SECONDS), minimum=1
+)
+PROBE_BATCH_SIZE = env_int("PROBE_BATCH_SIZE", 1000, minimum=1)
+# Results are written in chunks of this many while the rest of the batch is still running.
+PROBE_WRITE_CHUNK = env_int("PROBE_WRITE_CHUNK", 200, minimum=1)
+PROBE_CLAIM_LIMIT = env_int("PROBE_CLAIM_LIMIT", 20000, minimum=1)
+# Concurrent requests per worker process, and per target host (0: no per-host limit).
+PROBE_CONCURRENCY = env_int("PROBE_CONCURRENCY", 100, minimum=1)
+PROBE_LIMIT_PER_HOST = env_int("PROBE_LIMIT_PER_HOST", 0, minimum=0)
+PROBE_MAX_TIMEOUT_SECONDS = env_float("PROBE_MAX_TIMEOUT_SECONDS", 60.0)
+PROBE_RESULT_RETENTION_DAYS = env_int("PROBE_RESULT_RETENTION_DAYS", 30, minimum=1)
+PING_BODY_LIMIT = env_int("PING_BODY_LIMIT", 10_000, minimum=0)
+# When set, /metrics asks for "Authorization: Bearer <token>".
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+
+# --- ingest -------------------------------------------------------------------------------
+# Largest webhook body accepted (413 beyond); PagerDuty's own limit on /v2/enqueue is 512 KiB.
+INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+INGEST_PAGERDUTY_MAX_BODY_BYTES = env_int(
+    "INGEST_PAGERDUTY_MAX_BODY_BYTES", 512 * 1024, minimum=1024
+)
+# How much of each delivery's raw body is kept for inspection.
+INGEST_RAW_BODY_CAP = env_int("INGEST_RAW_BODY_CAP", 64 * 1024, minimum=0)
+# Deliveries per minute per integration unless the integration sets its own (429 beyond).
+INGEST_RATE_LIMIT_PER_MINUTE = env_int("INGEST_RATE_LIMIT_PER_MINUTE", 600, minimum=0)
+# Apply a delivery to alerts/incidents inside the request (1) or on the ingest queue (0).
+INGEST_APPLY_INLINE = env_bool("INGEST_APPLY_INLINE", False)
+# Seconds a web process reuses an integration it looked up (deactivation delay elsewhere).
+INGEST_INTEGRATION_CACHE_SECONDS = env_int("INGEST_INTEGRATION_CACHE_SECONDS", 5, minimum=0)
+# Seconds between sweeps that apply deliveries left pending (broker down, worker crash).
+INGEST_SWEEP_SECONDS = env_int("INGEST_SWEEP_SECONDS", 15, minimum=1)
+# Days applied deliveries (raw bodies) are kept; 0 = forever.
+INGEST_EVENT_RETENTION_DAYS = env_int("INGEST_EVENT_RETENTION_DAYS", 30, minimum=0)
 
 # --- ui ---
 # Login throttle (per account and per client address): failed attempts allowed in one window,

@@ -13,6 +13,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("config.api_urls")),
     # Each app owns its URL module; the stable contracts (DESIGN.md) live in them.
+    path("", include("incidents.ingest.urls")),
     path("", include("incidents.urls")),
     path("", include("monitoring.urls")),
     path("oncall/", include("oncall.urls")),

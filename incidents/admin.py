@@ -76,3 +76,77 @@ class TimelineEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- alert ingestion ----------------------------------------------------------------------
+
+from django.contrib import messages  # noqa: E402
+
+from incidents.models import Alert, InboundEvent, Integration  # noqa: E402
+
+
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    """Creating one shows its token once, in the success message; only its hash is kept."""
+
+    list_display = ("name", "kind", "service", "is_active", "auto_resolve", "token_prefix")
+    list_filter = ("kind", "is_active", "service__team")
+    search_fields = ("name", "token_prefix", "service__name")
+    readonly_fields = ("token_prefix", "created_at")
+    list_select_related = ("service",)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        from incidents.actors import Actor
+        from incidents.ingest.services import create_integration, hook_url
+
+        created, token = create_integration(
+            service=obj.service,
+            kind=obj.kind,
+            name=obj.name,
+            actor=Actor.of_user(request.user),
+            auto_resolve=obj.auto_resolve,
+            hmac_secret=obj.hmac_secret,
+            rate_limit_per_minute=obj.rate_limit_per_minute,
+            severity_mapping=obj.severity_mapping,
+            request=request,
+        )
+        # Carry the form's remaining settings over to the row the service created.
+        for field in ("signature_header", "timestamp_header", "default_severity", "is_active"):
+            setattr(created, field, getattr(obj, field))
+        created.save(
+            update_fields=["signature_header", "timestamp_header", "default_severity", "is_active"]
+        )
+        obj.pk = created.pk
+        messages.warning(
+            request,
+            f"Token (shown only now): {token} — URL: {hook_url(created, token)}",
+        )
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ("fingerprint", "summary", "status", "severity", "incident", "count")
+    list_filter = ("status", "severity", "integration__kind")
+    search_fields = ("fingerprint", "summary")
+    list_select_related = ("incident",)
+    raw_id_fields = ("incident", "integration")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(admin.ModelAdmin):
+    list_display = ("id", "integration", "received_at", "processed_at", "attempts", "incident")
+    list_filter = ("integration__kind",)
+    readonly_fields = [f.name for f in InboundEvent._meta.fields]
+    list_select_related = ("integration", "incident")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,6 +1,29 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class IncidentsConfig(AppConfig):
     name = "incidents"
     default_auto_field = "django.db.models.BigAutoField"
+
+    @property
+    def periodic_tasks(self) -> dict:
+        return {
+            "ingest-sweep": ("incidents.tasks.sweep_inbound_events", settings.INGEST_SWEEP_SECONDS)
+        }
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from incidents.ingest.panel import register_alerts_panel
+        from incidents.ingest.services import forget_cached_integrations
+        from incidents.models import Integration
+
+        register_alerts_panel()
+        for signal in (post_save, post_delete):
+            signal.connect(
+                lambda **kwargs: forget_cached_integrations(),
+                sender=Integration,
+                weak=False,
+                dispatch_uid=f"ingest-forget-integrations-{signal is post_save}",
+            )

@@ -209,3 +209,154 @@ class TimelineEntry(models.Model):
         if self.actor_user_id and self.actor_user:
             return str(self.actor_user)
         return self.actor_label or self.actor_kind
+
+
+# --- alert ingestion ----------------------------------------------------------------------
+
+
+class IntegrationKind(models.TextChoices):
+    ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+    GRAFANA = "grafana", "Grafana Alerting"
+    PAGERDUTY = "pagerduty", "PagerDuty Events API v2"
+    GENERIC = "generic", "generic JSON webhook"
+
+
+class Integration(models.Model):
+    """A sender of alerts (one Alertmanager receiver, one Grafana contact point, ...).
+
+    The secret token is shown once at creation; only its first characters (for lookup) and its
+    SHA-256 (compared in constant time) are stored. Tokens carry 128 bits of randomness, so a
+    fast hash is enough: there is nothing to brute-force.
+    """
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="integrations")
+    kind = models.CharField(max_length=16, choices=IntegrationKind.choices)
+    name = models.CharField(max_length=120)
+    token_prefix = models.CharField(max_length=8, db_index=True, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    hmac_secret = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Grafana: shared secret of the contact point's HMAC signature; empty = no check.",
+    )
+    signature_header = models.CharField(max_length=100, default="X-Grafana-Alerting-Signature")
+    timestamp_header = models.CharField(
+        max_length=100,
+        blank=True,
+        default="X-Grafana-Alerting-Timestamp",
+        help_text="Header carrying the signed Unix timestamp (checked within +-300 s); "
+        "empty = Grafana signs the body alone.",
+    )
+    severity_mapping = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Overrides of the word -> severity map, e.g. {"page": 5, "warning": 3}.',
+    )
+    default_severity = models.PositiveSmallIntegerField(
+        choices=Severity.choices, default=Severity.SIGNIFICANT
+    )
+    auto_resolve = models.BooleanField(
+        default=True, help_text="Resolve the incident when all of its alerts have resolved."
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Deliveries per minute; empty = the site default."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["service", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "name"], name="integration_name_unique"),
+            models.CheckConstraint(
+                condition=Q(default_severity__gte=1, default_severity__lte=5),
+                name="integration_default_severity_1_to_5",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class AlertStatus(models.TextChoices):
+    FIRING = "firing", "firing"
+    RESOLVED = "resolved", "resolved"
+
+
+class Alert(models.Model):
+    """One alert behind an incident, identified by its fingerprint (or PagerDuty dedup_key)."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="alerts")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="alerts")
+    fingerprint = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=AlertStatus.choices)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    summary = models.CharField(max_length=1024, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    annotations = models.JSONField(default=dict, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    source_url = models.CharField(max_length=2048, blank=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    count = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["first_seen_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "fingerprint"], name="alert_one_per_fingerprint_in_incident"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["firing", "resolved"]), name="alert_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["incident", "status"], name="alert_incident_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fingerprint} ({self.status})"
+
+
+class InboundEventQuerySet(models.QuerySet):
+    def pending(self) -> InboundEventQuerySet:
+        return self.filter(processed_at__isnull=True)
+
+
+class InboundEvent(models.Model):
+    """One accepted delivery: its raw body (capped) and the validated form the processor applies.
+
+    The row is committed before the sender gets its 2xx; ``processed_at`` stays empty until the
+    alerts and incidents it describes exist, so a sweep can always finish what was accepted.
+    """
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="events")
+    received_at = models.DateTimeField()
+    raw_body = models.TextField(blank=True)
+    raw_truncated = models.BooleanField(default=False)
+    normalized = models.JSONField()
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = InboundEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                condition=Q(processed_at__isnull=True),
+                name="inbound_event_pending_idx",
+            ),
+            models.Index(fields=["integration", "-received_at"], name="inbound_event_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"event {self.pk} from {self.integration_id}"

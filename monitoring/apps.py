@@ -1,6 +1,22 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class MonitoringConfig(AppConfig):
     name = "monitoring"
     default_auto_field = "django.db.models.BigAutoField"
+    periodic_tasks = {
+        "schedule-due-probes": (
+            "monitoring.tasks.schedule_due_probes",
+            settings.PROBE_SCHEDULER_TICK_SECONDS,
+        ),
+        "sweep-overdue-heartbeats": ("monitoring.tasks.sweep_overdue_heartbeats", 10),
+        "rollup-probe-results": ("monitoring.tasks.rollup_probe_results", 300),
+        "purge-old-probe-results": ("monitoring.tasks.purge_old_probe_results", 3600),
+    }
+
+    def ready(self) -> None:
+        from config.health import register_readiness_check
+        from monitoring.stats import scheduler_problem
+
+        register_readiness_check("probe_scheduler", scheduler_problem)

@@ -16,6 +16,8 @@ from django.conf import settings
 def pytest_configure(config):
     # Celery never talks to a broker from tests unless a test asks for it explicitly.
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    # Full-strength PBKDF2 costs a noticeable slice of a second per factory user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def _postgres_reason() -> str | None:

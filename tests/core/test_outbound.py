@@ -68,7 +68,7 @@ def receiver():
         ("8.8.8.8", True), ("2001:4860:4860::8888", True),
         ("127.0.0.1", False), ("10.0.0.1", False), ("172.16.5.4", False), ("192.168.1.1", False),
         ("100.64.0.1", False), ("169.254.169.254", False), ("::1", False), ("fd00::1", False),
-        ("fe80::1", False), ("::ffff:127.0.0.1", False), ("::ffff:10.0.0.1", False), ("0.0.0.0", False),
+        ("fe80::1", False), ("2002:7f00:1::1", False), ("2001:0:4136:e378::1", False), ("::ffff:127.0.0.1", False), ("::ffff:10.0.0.1", False), ("0.0.0.0", False),
         ("not-an-ip", False),
     ],
 )  # fmt: skip

@@ -1,0 +1,303 @@
+"""Turn a normalized delivery into alerts and incidents.
+
+Locking: the incident row is locked (``select_for_update``) before its alerts are read or
+written, so two deliveries for the same group serialise there, and "all alerts resolved" is
+decided by whoever holds the lock. Creating the incident is left to ``open_incident``, whose
+partial unique index decides races between first deliveries.
+"""
+
+from __future__ import annotations
+
+from django.db.models import F
+from django.utils import timezone
+
+from incidents import services
+from incidents.actors import Actor
+from incidents.ingest.payload import as_datetime
+from incidents.models import (
+    OPEN_STATUSES,
+    Alert,
+    AlertStatus,
+    Incident,
+    Integration,
+    Source,
+    Status,
+)
+
+
+def actor_for(integration: Integration) -> Actor:
+    return Actor.integration(f"{integration.name} ({integration.kind})")
+
+
+def _locked_open_incident(integration: Integration, key: str) -> Incident | None:
+    return (
+        Incident.objects.select_for_update()
+        .filter(service_id=integration.service_id, dedup_key=key, status__in=OPEN_STATUSES)
+        .first()
+    )
+
+
+def apply_normalized(*, integration: Integration, normalized: dict) -> Incident | None:
+    """Apply one delivery. Returns the incident it touched, or None when it was dropped.
+
+    Must run inside a transaction (the callers own it, with a savepoint per event): the locks
+    taken here are held until that transaction ends.
+    """
+    action = normalized["action"]
+    key = normalized["incident_key"]
+    actor = actor_for(integration)
+    if action == "acknowledge":
+        return _acknowledge(integration, key, actor)
+    if action == "resolve":
+        return _resolve_all(integration, key, actor)
+    return _apply_alerts(integration, normalized, actor)
+
+
+def count_repeats(*, incident: Incident | None, normalized: dict, times: int) -> None:
+    """Record ``times`` more identical deliveries of ``normalized``, already applied once.
+
+    Equivalent to applying it ``times`` more times: if the first application left the incident
+    resolved, a repeat changes nothing (its firing alerts were stale copies); otherwise every
+    alert of the delivery exists in the incident, a repeat adds one to the count of each firing
+    one (whatever its state, as ``_refire`` does) and touches the resolved ones' last-seen time.
+    """
+    if incident is None or times <= 0 or incident.status not in OPEN_STATUSES:
+        return
+    now = timezone.now()
+    firing = [a["fingerprint"] for a in normalized["alerts"] if a["status"] == AlertStatus.FIRING]
+    resolved = [
+        a["fingerprint"] for a in normalized["alerts"] if a["status"] == AlertStatus.RESOLVED
+    ]
+    if firing:
+        Alert.objects.filter(incident=incident, fingerprint__in=firing).update(
+            count=F("count") + times, last_seen_at=now
+        )
+    if resolved:
+        Alert.objects.filter(incident=incident, fingerprint__in=resolved).update(last_seen_at=now)
+
+
+def _acknowledge(integration: Integration, key: str, actor: Actor) -> Incident | None:
+    incident = _locked_open_incident(integration, key)
+    if incident is None:
+        return None  # PagerDuty drops acknowledgements of unknown or resolved keys
+    if incident.status == Status.TRIGGERED:
+        incident = services.acknowledge(incident=incident, actor=actor)
+    return incident
+
+
+def _resolve_all(integration: Integration, key: str, actor: Actor) -> Incident | None:
+    incident = _locked_open_incident(integration, key)
+    if incident is None:
+        return None
+    now = timezone.now()
+    incident.alerts.filter(status=AlertStatus.FIRING).update(
+        status=AlertStatus.RESOLVED, resolved_at=now, last_seen_at=now, ends_at=now
+    )
+    return services.resolve(incident=incident, actor=actor, note="resolve event from the sender")
+
+
+def _apply_alerts(integration: Integration, normalized: dict, actor: Actor) -> Incident | None:
+    key = normalized["incident_key"]
+    incoming = normalized["alerts"]
+    incident = _locked_open_incident(integration, key)
+    opened = False
+    if incident is None:
+        firing = _fresh_firing(integration, key, incoming)
+        if not firing:
+            # Resolutions (or stale repeats) for an incident that is no longer open: the raw
+            # delivery is kept, nothing else changes.
+            return None
+        incident, opened = services.open_incident(
+            service=integration.service,
+            title=normalized["title"],
+            severity=max(alert["severity"] for alert in firing),
+            summary=normalized.get("summary", ""),
+            actor=actor,
+            dedup_key=key,
+            source=Source.INTEGRATION,
+            data={
+                "integration_id": integration.pk,
+                "alerts": [alert["fingerprint"] for alert in firing][:50],
+            },
+        )
+        if not opened:  # another delivery opened it meanwhile; open_incident locked it for us
+            incident = Incident.objects.select_for_update().get(pk=incident.pk)
+        incoming = [a for a in incoming if a["status"] == AlertStatus.RESOLVED] + firing
+
+    now = timezone.now()
+    # A fresh incident has no alerts yet; otherwise read the ones this delivery names.
+    existing = (
+        {}
+        if opened
+        else {
+            alert.fingerprint: alert
+            for alert in Alert.objects.filter(
+                incident=incident, fingerprint__in=[a["fingerprint"] for a in incoming]
+            )
+        }
+    )
+    new_alerts: dict[str, dict] = {}
+    plain_repeats: list[int] = []
+    resolved_any = False
+    for data in incoming:
+        alert = existing.get(data["fingerprint"])
+        if alert is None:
+            if data["status"] == AlertStatus.FIRING:
+                new_alerts[data["fingerprint"]] = data
+        elif data["status"] == AlertStatus.FIRING:
+            if _is_plain_repeat(alert, data):
+                plain_repeats.append(alert.pk)
+            else:
+                _refire(alert, data, now, incident, actor)
+        else:
+            resolved_any |= _resolve_alert(alert, data, now, incident, actor)
+    if plain_repeats:
+        # The common case (Alertmanager repeating the group): one UPDATE for all of them.
+        Alert.objects.filter(pk__in=plain_repeats).update(count=F("count") + 1, last_seen_at=now)
+    if new_alerts:
+        _attach(integration, incident, list(new_alerts.values()), now, actor, quiet=opened)
+
+    firing_severities = [a["severity"] for a in incoming if a["status"] == AlertStatus.FIRING]
+    if firing_severities and max(firing_severities) > incident.severity:
+        incident = services.change_severity(
+            incident=incident,
+            severity=max(firing_severities),
+            actor=actor,
+            reason="an alert arrived with a higher severity",
+        )
+    if (
+        resolved_any
+        and integration.auto_resolve
+        and incident.status in OPEN_STATUSES
+        and not incident.alerts.filter(status=AlertStatus.FIRING).exists()
+    ):
+        incident = services.resolve(
+            incident=incident, actor=actor, note="all of its alerts have resolved"
+        )
+    return incident
+
+
+def _is_plain_repeat(alert: Alert, data: dict) -> bool:
+    return (
+        alert.status == AlertStatus.FIRING
+        and alert.severity == data["severity"]
+        and (not data["labels"] or alert.labels == data["labels"])
+        and (not data["annotations"] or alert.annotations == data["annotations"])
+    )
+
+
+def _fresh_firing(integration: Integration, key: str, incoming: list[dict]) -> list[dict]:
+    """Firing alerts that are not late copies of an episode we have already seen resolve.
+
+    Alertmanager in HA mode sends duplicates; a lagging peer can repeat "firing" after the
+    other one reported the resolution. Same fingerprint and same startsAt means the same
+    episode: it must not open a new incident. A new episode has a new startsAt.
+    """
+    firing = [a for a in incoming if a["status"] == AlertStatus.FIRING]
+    dated = {a["fingerprint"]: a["starts_at"] for a in firing if a["starts_at"]}
+    if not dated:
+        return firing
+    resolved = set(
+        Alert.objects.filter(
+            incident__service_id=integration.service_id,
+            incident__dedup_key=key,
+            fingerprint__in=list(dated),
+            status=AlertStatus.RESOLVED,
+            starts_at__isnull=False,
+        ).values_list("fingerprint", "starts_at")
+    )
+    return [
+        a
+        for a in firing
+        if not (a["starts_at"] and (a["fingerprint"], as_datetime(a["starts_at"])) in resolved)
+    ]
+
+
+def _attach(integration, incident, alerts: list[dict], now, actor, *, quiet: bool) -> None:
+    """Create the alerts new to this incident. We hold the incident's lock, so no concurrent
+    delivery can attach the same fingerprint (the unique constraint would abort us if one did,
+    and the event would be retried)."""
+    created = Alert.objects.bulk_create(
+        [
+            Alert(
+                integration=integration,
+                incident=incident,
+                fingerprint=data["fingerprint"],
+                status=AlertStatus.FIRING,
+                severity=data["severity"],
+                summary=data["summary"],
+                labels=data["labels"],
+                annotations=data["annotations"],
+                details=data["details"],
+                source_url=data["source_url"],
+                starts_at=as_datetime(data["starts_at"]),
+                first_seen_at=now,
+                last_seen_at=now,
+            )
+            for data in alerts
+        ]
+    )
+    if quiet:
+        return  # the "opened" entry already lists them
+    for alert in created:
+        services.record(
+            incident=incident,
+            kind="alert_attached",
+            actor=actor,
+            at=now,
+            message=f"Alert {alert.summary or alert.fingerprint} joined the incident"[:500],
+            data={"alert_id": alert.pk, "fingerprint": alert.fingerprint},
+        )
+
+
+def _refire(alert: Alert, data: dict, now, incident, actor) -> None:
+    alert.count += 1
+    alert.last_seen_at = now
+    alert.labels = data["labels"] or alert.labels
+    alert.annotations = data["annotations"] or alert.annotations
+    alert.severity = data["severity"]
+    fields = ["count", "last_seen_at", "labels", "annotations", "severity"]
+    starts_at = as_datetime(data["starts_at"])
+    same_episode = starts_at is not None and starts_at == alert.starts_at
+    if alert.status == AlertStatus.RESOLVED and not same_episode:
+        alert.status = AlertStatus.FIRING
+        alert.resolved_at = None
+        alert.ends_at = None
+        alert.starts_at = starts_at or alert.starts_at
+        fields += ["status", "resolved_at", "ends_at", "starts_at"]
+        services.record(
+            incident=incident,
+            kind="alert_refired",
+            actor=actor,
+            at=now,
+            message=f"Alert {_name(data)} fired again",
+            data={"alert_id": alert.pk, "fingerprint": alert.fingerprint},
+        )
+    alert.save(update_fields=fields)
+
+
+def _resolve_alert(alert: Alert, data: dict, now, incident, actor) -> bool:
+    """Mark the alert resolved; returns whether it was firing until now."""
+    alert.last_seen_at = now
+    fields = ["last_seen_at"]
+    if alert.status == AlertStatus.FIRING:
+        alert.status = AlertStatus.RESOLVED
+        alert.resolved_at = now
+        alert.ends_at = as_datetime(data["ends_at"]) or now
+        fields += ["status", "resolved_at", "ends_at"]
+        services.record(
+            incident=incident,
+            kind="alert_resolved",
+            actor=actor,
+            at=now,
+            message=f"Alert {_name(data)} resolved",
+            data={"alert_id": alert.pk, "fingerprint": alert.fingerprint},
+        )
+        alert.save(update_fields=fields)
+        return True
+    alert.save(update_fields=fields)
+    return False
+
+
+def _name(data: dict) -> str:
+    return (data.get("summary") or data["fingerprint"])[:200]

@@ -1,0 +1,280 @@
+"""The verbs of ingestion: create integrations, accept deliveries, apply them to incidents.
+
+Accepting and applying are separate steps on purpose. ``accept_event`` stores the validated
+delivery (one INSERT, committed before the sender gets its 2xx) and, in inline mode, applies it
+in the same transaction; in deferred mode (the default) ``apply_pending_batch`` turns pending
+events into alerts and incidents on the ingest queue. Applying is safe to run twice: events are
+claimed with SKIP LOCKED and ``processed_at IS NULL`` before they are applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.audit import record as audit
+from incidents.actors import Actor
+from incidents.ingest.applying import apply_normalized, count_repeats
+from incidents.ingest.payload import storable
+from incidents.models import InboundEvent, Integration, IntegrationKind, Service
+
+log = logging.getLogger(__name__)
+
+TOKEN_BYTES = 16  # 128 bits; as 32 hex characters, also the shape of a PagerDuty routing key
+PREFIX_LENGTH = 8
+MAX_ATTEMPTS = 5
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def create_integration(
+    *,
+    service: Service,
+    kind: str,
+    name: str,
+    actor: Actor,
+    auto_resolve: bool = True,
+    hmac_secret: str = "",
+    rate_limit_per_minute: int | None = None,
+    severity_mapping: dict | None = None,
+    request=None,
+) -> tuple[Integration, str]:
+    """Create an integration and return it with its plaintext token, which is never stored."""
+    if kind not in IntegrationKind.values:
+        raise ValueError(f"unknown integration kind {kind!r}: use {', '.join(IntegrationKind)}")
+    token = secrets.token_hex(TOKEN_BYTES)
+    with transaction.atomic():
+        integration = Integration.objects.create(
+            service=service,
+            kind=kind,
+            name=name[:120],
+            token_prefix=token[:PREFIX_LENGTH],
+            token_hash=hash_token(token),
+            auto_resolve=auto_resolve,
+            hmac_secret=hmac_secret,
+            rate_limit_per_minute=rate_limit_per_minute,
+            severity_mapping=severity_mapping or {},
+        )
+        audit(
+            action="integration.created",
+            actor=actor.user_or_none,
+            actor_label=str(actor),
+            team=service.team,
+            target=f"integration:{integration.pk}",
+            request=request,
+            data={"kind": kind, "service": service.slug, "name": integration.name},
+        )
+    return integration, token
+
+
+# Token hash -> (expiry, integration). Each web process keeps the integrations it has seen for a
+# few seconds, so a delivery usually costs no lookup query; deactivating an integration takes
+# effect everywhere within INGEST_INTEGRATION_CACHE_SECONDS (at once in the saving process).
+_recent: dict[str, tuple[float, Integration]] = {}
+_RECENT_MAX = 2048
+
+
+def forget_cached_integrations() -> None:
+    _recent.clear()
+
+
+def integration_for_token(token: str, *, kind: str | None = None) -> Integration | None:
+    """The active integration this token belongs to, or None. Constant-time comparison."""
+    if not isinstance(token, str) or len(token) < PREFIX_LENGTH or len(token) > 128:
+        return None
+    digest = hash_token(token)
+    ttl = settings.INGEST_INTEGRATION_CACHE_SECONDS
+    now = time.monotonic()
+    cached = _recent.get(digest) if ttl > 0 else None
+    if cached is not None and cached[0] > now:
+        found = cached[1]
+    else:
+        found = None
+        candidates = Integration.objects.select_related("service").filter(
+            token_prefix=token[:PREFIX_LENGTH], is_active=True
+        )
+        for candidate in candidates:
+            if hmac.compare_digest(candidate.token_hash, digest):
+                found = candidate
+        if found is not None and ttl > 0:
+            if len(_recent) >= _RECENT_MAX:
+                _recent.clear()
+            _recent[digest] = (now + ttl, found)
+    if found is not None and kind is not None and found.kind != kind:
+        return None
+    return found
+
+
+def hook_url(integration: Integration, token: str) -> str:
+    if integration.kind == IntegrationKind.PAGERDUTY:
+        return f"{settings.BASE_URL}/v2/enqueue"
+    return f"{settings.BASE_URL}/hooks/{integration.kind}/{token}"
+
+
+def _raw(body: bytes) -> tuple[str, bool]:
+    cap = settings.INGEST_RAW_BODY_CAP
+    truncated = len(body) > cap
+    text = body[:cap].decode("utf-8", "replace").replace("\x00", "\ufffd")
+    return text, truncated
+
+
+def accept_event(
+    *, integration: Integration, body: bytes, normalized: dict, apply_now: bool
+) -> InboundEvent:
+    """Store a validated delivery; with ``apply_now`` apply it first, in the same transaction.
+
+    Deferred, this is one INSERT in autocommit: the cheapest durable acceptance. Inline, a
+    failure of the applying step (a bug, not a database outage: that aborts the whole
+    transaction and the caller answers 503) rolls back to a savepoint and the event is stored
+    pending for the sweep, so a delivery answered 2xx is never lost.
+    """
+    raw, truncated = _raw(body)
+    now = timezone.now()
+    fields = {
+        "integration": integration,
+        "received_at": now,
+        "raw_body": raw,
+        "raw_truncated": truncated,
+        "normalized": storable(normalized),
+    }
+    if not apply_now:
+        return InboundEvent.objects.create(**fields)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                incident = apply_normalized(
+                    integration=integration, normalized=fields["normalized"]
+                )
+        except Exception as exc:
+            if _is_database_outage(exc):
+                raise
+            log.exception("applying an inbound event failed; stored for the sweep")
+            return InboundEvent.objects.create(
+                **fields, error=f"{exc.__class__.__name__}: {exc}"[:2000]
+            )
+        return InboundEvent.objects.create(
+            **fields, processed_at=now, attempts=1, incident=incident
+        )
+
+
+def _is_database_outage(exc: BaseException) -> bool:
+    from django.db import InterfaceError, OperationalError
+
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+BATCH_SIZE = 50
+
+
+def apply_pending_batch(*, limit: int = BATCH_SIZE) -> tuple[int, int]:
+    """Claim up to ``limit`` pending events and apply them in one transaction.
+
+    Returns ``(claimed, applied)``. Claiming uses SKIP LOCKED, so workers running this at once
+    take disjoint events, and ``processed_at IS NULL``, so a redelivered task finds nothing.
+    Within the batch, events are applied grouped by incident (arrival order inside a group):
+    every worker then takes incident locks in the same order, so two batches never deadlock.
+    Each event has its own savepoint; one that fails (a bug) is counted and retried later,
+    up to MAX_ATTEMPTS, without holding back the others.
+    """
+    with transaction.atomic():
+        # Lock the event rows only ("of self"): locking the joined integration row would block
+        # every web request inserting an event for it (their foreign-key check shares it).
+        events = list(
+            InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("integration__service")
+            .filter(processed_at__isnull=True, attempts__lt=MAX_ATTEMPTS)
+            .order_by("id")[:limit]
+        )
+        if not events:
+            return 0, 0
+        events.sort(key=lambda e: (str(e.normalized.get("incident_key", "")), e.pk))
+        now = timezone.now()
+        applied, failed = [], []
+        previous: InboundEvent | None = None
+        repeats: dict[int, list[InboundEvent]] = {}
+        for event in events:
+            event.attempts += 1
+            if previous is not None and _same_delivery(previous, event):
+                # Alertmanager repeats a group's unchanged state; applying it again would only
+                # count it. Count it in bulk below instead of re-running every statement.
+                event.incident = previous.incident
+                event.processed_at = now
+                applied.append(event)
+                repeats.setdefault(id(previous), [previous]).append(event)
+                continue
+            previous = None
+            try:
+                with transaction.atomic():
+                    event.incident = apply_normalized(
+                        integration=event.integration, normalized=event.normalized
+                    )
+            except Exception as exc:
+                if _is_database_outage(exc):
+                    raise
+                log.exception("applying inbound event %s failed", event.pk)
+                event.error = f"{exc.__class__.__name__}: {exc}"[:2000]
+                if event.attempts >= MAX_ATTEMPTS:
+                    # Give up loudly rather than retry forever; the raw body stays for a human.
+                    event.processed_at = now
+                failed.append(event)
+                continue
+            event.processed_at = now
+            applied.append(event)
+            previous = event
+        for run in repeats.values():
+            count_repeats(
+                incident=run[0].incident, normalized=run[0].normalized, times=len(run) - 1
+            )
+        if applied:
+            InboundEvent.objects.bulk_update(applied, ["processed_at", "attempts", "incident"])
+        if failed:
+            InboundEvent.objects.bulk_update(failed, ["processed_at", "attempts", "error"])
+        return len(events), len(applied)
+
+
+def _same_delivery(first: InboundEvent, second: InboundEvent) -> bool:
+    """Whether ``second`` would change nothing but counters after ``first`` was applied."""
+    return (
+        second.integration_id == first.integration_id
+        and second.normalized.get("action") == "alerts"
+        and second.normalized == first.normalized
+    )
+
+
+def apply_pending_events(*, max_seconds: float = 50.0) -> int:
+    """Apply pending events, batch after batch, until none is left or time is up."""
+    applied = 0
+    started = time.monotonic()
+    while time.monotonic() - started < max_seconds:
+        claimed, succeeded = apply_pending_batch()
+        applied += succeeded
+        if not claimed:
+            break
+    return applied
+
+
+def prune_old_events(*, older_than_days: int, chunk: int = 5000) -> int:
+    """Delete applied deliveries past the retention period, in chunks (safe to run twice)."""
+    if older_than_days <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted = 0
+    while True:
+        ids = list(
+            InboundEvent.objects.filter(processed_at__lt=cutoff).values_list("id", flat=True)[
+                :chunk
+            ]
+        )
+        if not ids:
+            return deleted
+        deleted += InboundEvent.objects.filter(pk__in=ids).delete()[0]

@@ -1,0 +1,32 @@
+"""Thin Celery tasks of the incidents app (routed to the ``ingest`` queue). Safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task
+def apply_inbound_events() -> int:
+    """Apply pending deliveries; published (coalesced) after each accepted delivery."""
+    from incidents.ingest.kick import scan_started
+    from incidents.ingest.services import apply_pending_events
+
+    scan_started()
+    return apply_pending_events()
+
+
+@shared_task
+def sweep_inbound_events() -> int:
+    """Apply every accepted delivery that is still pending (broker was down, worker crashed),
+    and delete applied deliveries older than INGEST_EVENT_RETENTION_DAYS.
+
+    Two beats running this at once is harmless: each event is claimed with SKIP LOCKED and a
+    conditional check on ``processed_at`` before it is applied.
+    """
+    from django.conf import settings
+
+    from incidents.ingest.services import apply_pending_events, prune_old_events
+
+    applied = apply_pending_events()
+    prune_old_events(older_than_days=settings.INGEST_EVENT_RETENTION_DAYS)
+    return applied
