@@ -83,9 +83,16 @@ def _rendered_panels(request: HttpRequest, incident: Incident) -> list[dict]:
         except Exception:
             log.exception("incident panel %s failed for %s", panel.key, incident.reference)
             html = None
-        shown.append({"key": panel.key, "title": panel.title, "html": mark_safe(html or "")})  # noqa: S308
-        if html is None:
-            shown[-1]["failed"] = True
+        shown.append(
+            {
+                "key": panel.key,
+                "title": panel.title,
+                "html": mark_safe(html or ""),  # noqa: S308  (rendered by an autoescaping template)
+                "failed": html is None,
+                # Some panel templates carry their own heading; do not show the title twice.
+                "own_heading": html is not None and "<h2" in html,
+            }
+        )
     return shown
 
 

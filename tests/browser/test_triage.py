@@ -158,3 +158,39 @@ def test_acknowledge_from_the_board_with_the_keyboard(new_page, login, responder
     expect(page.locator(f'tr[data-incident="{newest.pk}"] .badge.status')).to_have_text("triggered")
     older.refresh_from_db()
     assert older.status == "acknowledged"
+
+
+def test_alert_with_script_in_title_and_labels_shows_as_text(
+    live_server, new_page, login, responder, service, settings, artifacts
+):
+    """An alert arriving through the real webhook, with markup in what the sender controls."""
+    from incidents.actors import Actor
+    from incidents.ingest.services import create_integration
+    from incidents.models import Incident
+
+    settings.INGEST_APPLY_INLINE = True
+    _integration, token = create_integration(
+        service=service, kind="generic", name="xss sender", actor=Actor.system("test")
+    )
+    title = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
+    page = login(new_page(), responder)
+    response = page.request.post(
+        f"{live_server.url}/hooks/generic/{token}",
+        data={
+            "title": title,
+            "dedup_key": "xss-1",
+            "severity": 4,
+            "status": "firing",
+            "details": {"label": "<b onmouseover=alert(1)>x</b>"},
+        },
+    )
+    assert response.status in (200, 202), response.text()
+    incident = Incident.objects.get(service=service)
+    expect(page.locator("#board")).to_contain_text(incident.reference, timeout=3_000)
+    expect(page.locator(f'tr[data-incident="{incident.pk}"] td.title')).to_contain_text(title)
+    page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+    expect(page.locator("#room-head h1")).to_have_text(title)
+    expect(page.locator("#panel-alerts")).to_contain_text(title)
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.locator("#room-head h1 img, #panel-alerts img, #panel-alerts b").count() == 0
+    page.screenshot(path=artifacts / "room-alerts.png", full_page=True)
