@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format migrate seed bench-ingest bench-probes bench-ping bench-ui bench-api clean
+.PHONY: run test install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ bench-ui: install
 
 bench-api: install
 	$(BIN)/python bench/api.py
+
+bench-search: install
+	$(BIN)/python bench/learn_search.py
+
+# Every benchmark, one after another (about 15 minutes; needs PostgreSQL and Redis).
+bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -156,6 +156,10 @@ class Incident(models.Model):
             models.Index(
                 fields=["team", "status", "-triggered_at"], name="incident_team_status_idx"
             ),
+            # The board sorted by severity across all statuses reads this, not the whole team.
+            models.Index(
+                fields=["team", "-severity", "-triggered_at"], name="incident_team_severity_idx"
+            ),
         ]
 
     def __str__(self) -> str:

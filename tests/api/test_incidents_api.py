@@ -367,7 +367,7 @@ def test_timeline_query_count_is_constant(
 
 
 def test_incident_representation_matches_the_declared_fields(responder, service, team):
-    from incidents.api import IncidentSerializer
+    from incidents.api.serializers import IncidentSerializer
 
     assignee = MembershipFactory(team=team, role=Role.RESPONDER).user
     assignee.display_name = "Ada"
