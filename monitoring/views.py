@@ -99,7 +99,7 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
         .order_by("service__name", "name")
     )
     context = {
-        "nav": "services",
+        "nav": "monitors",
         "probes": probes,
         "heartbeats": heartbeats,
         "scheduler_problem": scheduler_problem(),

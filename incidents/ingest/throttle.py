@@ -61,9 +61,11 @@ def redis_client():
 
     Kept per process: building a client per call costs more than the round trip it makes.
     """
+    from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
 
-    backend = getattr(cache, "_wrapped", cache)
+    # ``cache`` is a proxy that is never a RedisCache itself: ask for the backend of this thread.
+    backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return None
     cached = _clients.get(id(backend))
