@@ -31,7 +31,7 @@ from incidents.forms import (
 )
 from incidents.models import Incident
 from incidents.views.common import refuse, see_other
-from incidents.views.room import forms_context, live_context
+from incidents.views.room import changed_room_fragments, forms_context, live_context
 
 
 class BadInput(Exception):
@@ -144,7 +144,7 @@ def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         context.update(forms_context(incident))
         context["oob"] = True
         response = HttpResponse(
-            render_to_string("incidents/room.html#live", context, request=request)
+            changed_room_fragments(request, incident, context)
             + render_to_string("incidents/room.html#forms", context, request=request)
             + render_to_string("incidents/_flash.html", {"oob": True}, request=request)
         )

@@ -96,6 +96,14 @@ def _rendered_panels(request: HttpRequest, incident: Incident) -> list[dict]:
     return shown
 
 
+def changed_room_fragments(request: HttpRequest, incident: Incident, context: dict) -> str:
+    """Header and timeline, plus the panels out of band (other apps may have changed them)."""
+    panels = {"panels": _rendered_panels(request, incident), "oob": True}
+    return render_to_string(
+        "incidents/room.html#live", context, request=request
+    ) + render_to_string("incidents/room.html#panels", panels, request=request)
+
+
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
@@ -108,7 +116,7 @@ def incident_room(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponse(status=204)
     context = live_context(request, incident, version)
     if wants_fragment(request):
-        return render(request, "incidents/room.html#live", context)
+        return HttpResponse(changed_room_fragments(request, incident, context))
     context.update(forms_context(incident))
     context["panels"] = _rendered_panels(request, incident)
     context["nav"] = "incidents"

@@ -45,6 +45,8 @@ def test_acknowledge_and_resolve_from_the_keyboard(
     expect(page.locator("#room-timeline li.entry.kind-resolved")).to_contain_text(
         "Rolled back the model endpoint"
     )
+    # The draft post-mortem (severity >= 3) shows in its panel without a reload.
+    expect(page.locator("#panel-postmortem .tag.status-draft")).to_have_text("draft")
     assert page.evaluate("window.__sameDocument") is True
     page.screenshot(path=artifacts / "room.png", full_page=True)
     incident.refresh_from_db()
