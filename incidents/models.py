@@ -238,6 +238,13 @@ class Integration(models.Model):
     name = models.CharField(max_length=120)
     token_prefix = models.CharField(max_length=8, db_index=True, editable=False)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # After a rotation the previous token keeps working until this time, so senders can be
+    # reconfigured without losing alerts; empty when there is no previous token.
+    previous_token_prefix = models.CharField(
+        max_length=8, blank=True, db_index=True, editable=False
+    )
+    previous_token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    previous_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     hmac_secret = models.CharField(
         max_length=255,
         blank=True,

@@ -6,14 +6,22 @@ token's prefix is visible. Writes need the manager role in the service's team.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.permissions import Action
 from config.api import StrictFilterSet, TeamScopedMixin
 from incidents.actors import Actor
-from incidents.ingest.services import create_integration, forget_cached_integrations, hook_url
+from incidents.ingest.services import (
+    create_integration,
+    forget_cached_integrations,
+    hook_url,
+    rotate_integration_token,
+)
 from incidents.models import Alert, Integration, IntegrationKind, Service, Severity
 
 
@@ -67,6 +75,19 @@ class CreatedIntegrationSerializer(IntegrationSerializer):
 
     class Meta(IntegrationSerializer.Meta):
         fields = [*IntegrationSerializer.Meta.fields, "token", "url"]
+
+
+class RotateTokenSerializer(serializers.Serializer):
+    grace_hours = serializers.IntegerField(
+        min_value=0, max_value=168, default=24,
+        help_text="How long the previous token keeps working (0 = retire it at once).",
+    )  # fmt: skip
+
+
+class RotatedTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="The new secret token, shown only now.")
+    url = serializers.CharField()
+    previous_token_expires_at = serializers.DateTimeField(allow_null=True)
 
 
 class IntegrationFilter(StrictFilterSet):
@@ -128,6 +149,31 @@ class IntegrationViewSet(
         body["token"] = token
         body["url"] = hook_url(integration, token)
         return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Give the integration a new token; the old one works for a grace period",
+        request=RotateTokenSerializer,
+        responses={200: RotatedTokenSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-token")
+    def rotate_token(self, request, pk=None):
+        integration = self.get_object()
+        self.require(integration.service.team_id)
+        form = RotateTokenSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        integration, token = rotate_integration_token(
+            integration=integration,
+            actor=Actor.of_user(request.user),
+            grace=timedelta(hours=form.validated_data["grace_hours"]),
+            request=request,
+        )
+        return Response(
+            {
+                "token": token,
+                "url": hook_url(integration, token),
+                "previous_token_expires_at": integration.previous_token_expires_at,
+            }
+        )
 
     def perform_update(self, serializer):
         self.require(serializer.instance.service.team_id)

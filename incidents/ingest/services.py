@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.audit import record as audit
@@ -77,6 +78,46 @@ def create_integration(
     return integration, token
 
 
+MAX_ROTATION_GRACE = timedelta(days=7)
+
+
+def rotate_integration_token(
+    *, integration: Integration, actor: Actor, grace: timedelta = timedelta(hours=24), request=None
+) -> tuple[Integration, str]:
+    """Give the integration a new token; the old one keeps working for ``grace`` (at most 7 days).
+
+    Returns the integration and the new plaintext token, which is never stored. Rotating again
+    within the grace period retires the older token at once: only one previous token is kept.
+    """
+    if not timedelta(0) <= grace <= MAX_ROTATION_GRACE:
+        raise ValueError("the grace period must be between 0 and 7 days")
+    token = secrets.token_hex(TOKEN_BYTES)
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().get(pk=integration.pk)
+        integration.previous_token_prefix = integration.token_prefix if grace else ""
+        integration.previous_token_hash = integration.token_hash if grace else ""
+        integration.previous_token_expires_at = timezone.now() + grace if grace else None
+        integration.token_prefix = token[:PREFIX_LENGTH]
+        integration.token_hash = hash_token(token)
+        integration.save(
+            update_fields=[
+                "token_prefix", "token_hash", "previous_token_prefix", "previous_token_hash",
+                "previous_token_expires_at",
+            ]
+        )  # fmt: skip
+        audit(
+            action="integration.token_rotated",
+            actor=actor.user_or_none,
+            actor_label=str(actor),
+            team=integration.service.team,
+            target=f"integration:{integration.pk}",
+            request=request,
+            data={"grace_seconds": int(grace.total_seconds())},
+        )
+    forget_cached_integrations()
+    return integration, token
+
+
 # Token hash -> (expiry, integration). Each web process keeps the integrations it has seen for a
 # few seconds, so a delivery usually costs no lookup query; deactivating an integration takes
 # effect everywhere within INGEST_INTEGRATION_CACHE_SECONDS (at once in the saving process).
@@ -100,11 +141,18 @@ def integration_for_token(token: str, *, kind: str | None = None) -> Integration
         found = cached[1]
     else:
         found = None
+        prefix = token[:PREFIX_LENGTH]
         candidates = Integration.objects.select_related("service").filter(
-            token_prefix=token[:PREFIX_LENGTH], is_active=True
+            Q(token_prefix=prefix)
+            | Q(previous_token_prefix=prefix, previous_token_expires_at__gt=timezone.now()),
+            is_active=True,
         )
         for candidate in candidates:
-            if hmac.compare_digest(candidate.token_hash, digest):
+            current = hmac.compare_digest(candidate.token_hash, digest)
+            previous = bool(candidate.previous_token_hash) and hmac.compare_digest(
+                candidate.previous_token_hash, digest
+            )
+            if current or previous:
                 found = candidate
         if found is not None and ttl > 0:
             if len(_recent) >= _RECENT_MAX:

@@ -148,3 +148,63 @@ def test_metrics_count_ingested_alerts_and_backlog(client, service, settings):
     assert 'vigil_ingested_alerts_total{kind="generic"} 3.0' in text
     assert 'vigil_ingested_alerts_total{kind="alertmanager"} 0.0' in text
     assert "vigil_ingest_backlog 1.0" in text
+
+
+def _deliver(client, token, key="rot"):
+    return client.post(
+        f"/hooks/generic/{token}",
+        data={"title": "t", "dedup_key": key},
+        content_type="application/json",
+    )
+
+
+def test_rotating_a_token_keeps_the_old_one_for_the_grace_period(
+    make_client, manager, service, client
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from freezegun import freeze_time
+
+    integration, old_token = make_integration(service, "generic")
+    response = make_client(manager).post(
+        f"/api/v1/integrations/{integration.pk}/rotate-token/", {"grace_hours": 2}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    new_token = response.json()["token"]
+    assert new_token != old_token and response.json()["url"].endswith(new_token)
+    assert AuditLog.objects.filter(action="integration.token_rotated", actor=manager).exists()
+    assert old_token not in str(Integration.objects.filter(pk=integration.pk).values().get())
+    assert _deliver(client, new_token).status_code == 202
+    assert _deliver(client, old_token).status_code == 202  # still inside the grace period
+    with freeze_time(timezone.now() + timedelta(hours=2, seconds=1)):
+        from incidents.ingest.services import forget_cached_integrations
+
+        forget_cached_integrations()
+        assert _deliver(client, old_token).status_code == 404
+        assert _deliver(client, new_token).status_code == 202
+
+
+def test_rotation_without_grace_retires_the_old_token_at_once(
+    make_client, manager, service, client
+):
+    integration, old_token = make_integration(service, "generic")
+    response = make_client(manager).post(
+        f"/api/v1/integrations/{integration.pk}/rotate-token/", {"grace_hours": 0}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["previous_token_expires_at"] is None
+    assert _deliver(client, old_token).status_code == 404
+    assert _deliver(client, response.json()["token"]).status_code == 202
+
+
+def test_rotation_needs_a_manager_and_a_sane_grace(
+    make_client, responder, manager, outsider, service
+):
+    integration, _ = make_integration(service, "generic")
+    url = f"/api/v1/integrations/{integration.pk}/rotate-token/"
+    assert make_client(responder).post(url, {}, format="json").status_code == 403
+    assert make_client(outsider).post(url, {}, format="json").status_code == 404
+    too_long = make_client(manager).post(url, {"grace_hours": 1000}, format="json")
+    assert too_long.status_code == 400
+    assert "grace_hours" in too_long.json()["error"]["fields"]
