@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -249,3 +250,18 @@ def wrk(
 def ratio_line(label: str, measured: WrkResult, baseline: WrkResult) -> str:
     ratio = measured.rps / baseline.rps if baseline.rps else 0.0
     return f"{label:<34} ratio {ratio:.2f} of the bare one-INSERT view"
+
+
+def write_doc_section(doc: Path, name: str, text: str, *, title: str) -> None:
+    """Replace the ``<!-- name -->`` section of a doc with ``text``, keeping the other sections."""
+    doc.parent.mkdir(exist_ok=True)
+    current = doc.read_text() if doc.exists() else f"# {title}\n"
+    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    if start in current:
+        current = re.sub(
+            re.escape(start) + ".*?" + re.escape(end), lambda _: block, current, flags=re.S
+        )
+    else:
+        current = current.rstrip() + "\n\n" + block + "\n"
+    doc.write_text(current)

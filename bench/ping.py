@@ -7,14 +7,13 @@ Both run against the same gunicorn (sync workers, PostgreSQL) in the same run, i
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import BenchServer, machine, wrk  # noqa: E402
+from bench.harness import BenchServer, machine, write_doc_section, wrk  # noqa: E402
 
 HEARTBEATS = 1000
 CONNECTIONS = 16
@@ -52,18 +51,7 @@ with connection.cursor() as c:
 
 
 def write_section(name: str, text: str) -> None:
-    """Replace this benchmark's section of the doc, keeping the other benchmark's."""
-    DOC.parent.mkdir(exist_ok=True)
-    current = DOC.read_text() if DOC.exists() else "# Performance: monitoring\n"
-    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
-    block = f"{start}\n{text.rstrip()}\n{end}"
-    if start in current:
-        current = re.sub(
-            re.escape(start) + ".*?" + re.escape(end), lambda _: block, current, flags=re.S
-        )
-    else:
-        current = current.rstrip() + "\n\n" + block + "\n"
-    DOC.write_text(current)
+    write_doc_section(DOC, name, text, title="Performance: monitoring")
 
 
 def main() -> None:

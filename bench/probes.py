@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -27,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import _ensure_database, machine  # noqa: E402
+from bench.harness import _ensure_database, machine, write_doc_section  # noqa: E402
 
 PROBES = 10_000
 DETECT_PROBES = 1_000
@@ -234,17 +233,7 @@ def detection(port: int, target: subprocess.Popen) -> dict:
 
 
 def write_section(name: str, text: str) -> None:
-    DOC.parent.mkdir(exist_ok=True)
-    current = DOC.read_text() if DOC.exists() else "# Performance: monitoring\n"
-    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
-    block = f"{start}\n{text.rstrip()}\n{end}"
-    if start in current:
-        current = re.sub(
-            re.escape(start) + ".*?" + re.escape(end), lambda _: block, current, flags=re.S
-        )
-    else:
-        current = current.rstrip() + "\n\n" + block + "\n"
-    DOC.write_text(current)
+    write_doc_section(DOC, name, text, title="Performance: monitoring")
 
 
 def main() -> None:
