@@ -16,6 +16,10 @@ class MonitoringConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from incidents.service_facts import register_service_facts
+        from monitoring.service_facts import monitor_facts
+
+        register_service_facts(monitor_facts)
         from incidents.demo import register_demo_seeder
         from monitoring.demo import seed_demo_monitors
 

@@ -15,6 +15,7 @@ from accounts.permissions import team_ids_of
 from incidents.board import board_page, board_version, filter_incidents, header_counts
 from incidents.forms import BoardFilterForm, form_problems
 from incidents.models import OPEN_STATUSES, Incident, Service
+from incidents.service_facts import facts_for
 from incidents.views.common import bad_request, wants_fragment
 
 PAGE_SIZE = 25
@@ -121,10 +122,14 @@ def services_overview(request: HttpRequest) -> HttpResponse:
         )
         .order_by("team__name", "name")
     )
+    services = list(services)
+    facts = facts_for(service.pk for service in services)
     rows = []
     for service in services:
         state, label = service_state(service.worst_severity)
-        rows.append({"service": service, "state": state, "state_label": label})
+        rows.append(
+            {"service": service, "state": state, "state_label": label, "facts": facts[service.pk]}
+        )
     return render(
         request,
         "incidents/services.html",

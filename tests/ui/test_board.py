@@ -267,3 +267,22 @@ def test_history_restore_gets_the_whole_page(responder_client, incident):
     )
     assert response.status_code == 200 and b"<html" in response.content
     assert "HX-Request" in response["Vary"]
+
+
+def test_services_overview_shows_probe_and_heartbeat_states(
+    responder_client, team, django_assert_max_num_queries
+):
+    from tests.monitoring.factories import HeartbeatFactory, ProbeFactory
+
+    watched = ServiceFactory(team=team, name="Watched")
+    ProbeFactory(service=watched, state="up")
+    ProbeFactory(service=watched, state="up")
+    ProbeFactory(service=watched, state="down")
+    HeartbeatFactory(service=watched, state="up")
+    ServiceFactory(team=team, name="Unwatched")
+    with django_assert_max_num_queries(12):
+        response = responder_client.get("/services/")
+    rows = {r["service"].name: r for r in response.context["rows"]}
+    assert rows["Watched"]["facts"] == ["1 probe down", "2 probes up", "1 heartbeat up"]
+    assert rows["Unwatched"]["facts"] == []
+    assert "1 probe down" in response.content.decode()
