@@ -10,16 +10,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.browser_support import launch_chromium
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "correct horse battery staple"
 
@@ -42,12 +34,10 @@ def _allow_db_beside_playwrights_loop():
 # Module scope: Playwright's loop must be gone before other tests use asyncio.run().
 @pytest.fixture(scope="module")
 def browser(_allow_db_beside_playwrights_loop):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} missing (apt-get install chromium, or scripts/ensure-chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 

@@ -9,30 +9,17 @@ from incidents.actors import Actor
 from postmortems.models import PostMortem, Status
 from runbooks.models import StepCheck
 from runbooks.services import attach_runbook
+from tests.browser_support import launch_chromium
 from tests.postmortems.factories import draft_for
 from tests.runbooks.factories import make_runbook, step
 from tests.runbooks.test_markdown import XSS_CORPUS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 @pytest.fixture
 def browser_page(live_server, responder, monkeypatch):
     playwright_api = pytest.importorskip("playwright.sync_api")
-    import os
-
-    if not os.path.exists("/usr/bin/chromium"):
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
     # Playwright's sync API runs an event loop in this thread; the ORM calls we make between
     # page actions are still plain synchronous calls.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -40,7 +27,7 @@ def browser_page(live_server, responder, monkeypatch):
     client.force_login(responder)
     cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         context = browser.new_context()
         context.add_cookies(
             [{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
