@@ -37,7 +37,6 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -54,6 +53,7 @@ from accounts.audit import client_ip
 from accounts.authentication import READ_ONLY_TOKEN_MESSAGE
 from accounts.models import ApiToken
 from accounts.permissions import Action, can, team_ids_of
+from config.ratelimit import count_hit
 
 log = logging.getLogger(__name__)
 
@@ -332,11 +332,7 @@ class TokenRateThrottle(BaseThrottle):
         window = int(now // period)
         key = f"throttle:api:{self._ident(request)}:{window}"
         try:
-            try:
-                count = cache.incr(key)
-            except ValueError:  # first request of the window
-                cache.add(key, 0, timeout=period + 1)
-                count = cache.incr(key)
+            count = count_hit(key, ttl=period + 1)
         except Exception:  # noqa: BLE001 - a cache outage must not take the API down
             log.warning("API throttle cache unavailable; request allowed", exc_info=True)
             return True

@@ -10,7 +10,8 @@ import logging
 
 from django.core.cache import cache
 
-from incidents.ingest.throttle import Breaker, redis_client
+from config.ratelimit import redis_client
+from incidents.ingest.throttle import Breaker
 
 log = logging.getLogger(__name__)
 

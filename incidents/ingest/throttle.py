@@ -12,7 +12,8 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+
+from config.ratelimit import count_hit, redis_client  # noqa: F401  (redis_client re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def over_limit(integration, *, now: float | None = None) -> int | None:
     window = int(now // 60)
     key = f"ingest:rate:{integration.pk}:{window}"
     try:
-        count = _count(key)
+        count = count_hit(key, ttl=90)
     except Exception as exc:  # any cache failure: accept the delivery
         cache_breaker.trip()
         log.warning("rate limit skipped, cache unavailable: %s", exc)
@@ -54,37 +55,3 @@ def over_limit(integration, *, now: float | None = None) -> int | None:
     if count > limit:
         return max(1, 60 - int(now % 60))
     return None
-
-
-def redis_client():
-    """The raw Redis client behind the default cache, or None for other cache backends.
-
-    Kept per process: building a client per call costs more than the round trip it makes.
-    """
-    from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
-
-    # ``cache`` is a proxy that is never a RedisCache itself: ask for the backend of this thread.
-    backend = caches["default"]
-    if not isinstance(backend, RedisCache):
-        return None
-    cached = _clients.get(id(backend))
-    if cached is None or cached[0] is not backend:
-        cached = _clients[id(backend)] = (backend, backend._cache.get_client(write=True))
-    return cached[1]
-
-
-# id(cache backend) -> (backend, client); holding the backend keeps its id from being reused.
-_clients: dict[int, tuple] = {}
-
-
-def _count(key: str) -> int:
-    """Increment the window's counter: one round trip on Redis, add-then-incr elsewhere."""
-    client = redis_client()
-    if client is not None:
-        full_key = cache.make_and_validate_key(key)
-        pipe = client.pipeline(transaction=False)
-        pipe.incr(full_key)
-        pipe.expire(full_key, 90, nx=True)
-        return int(pipe.execute()[0])
-    return 1 if cache.add(key, 1, timeout=90) else cache.incr(key)
