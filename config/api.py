@@ -53,6 +53,7 @@ from accounts.audit import client_ip
 from accounts.authentication import READ_ONLY_TOKEN_MESSAGE
 from accounts.models import ApiToken
 from accounts.permissions import Action, can, team_ids_of
+from config.errors import DomainError
 from config.ratelimit import count_hit
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
 
 
 def _domain_error(exc: Exception) -> tuple[int, str] | None:
+    if isinstance(exc, DomainError):
+        return exc.status, exc.code
     for klass in type(exc).__mro__:
         if klass in _DOMAIN_ERRORS:
             return _DOMAIN_ERRORS[klass]

@@ -1,10 +1,13 @@
-class IncidentError(Exception):
+from config.errors import Conflict
+
+
+class IncidentError(Conflict):
     """A domain rule refused the request; the message says what was tried and why not."""
 
 
 class InvalidTransition(IncidentError):
-    pass
+    code = "invalid_transition"
 
 
 class DedupConflict(IncidentError):
-    pass
+    code = "dedup_conflict"

@@ -19,7 +19,7 @@
       return;
     }
     const status = xhr.status;
-    if ([400, 403, 409, 429].includes(status)) {
+    if ([400, 403, 404, 409, 429].includes(status)) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
