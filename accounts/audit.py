@@ -41,6 +41,7 @@ def record(
     team: Team | None = None,
     target: str = "",
     request: HttpRequest | None = None,
+    ip: str | None = None,
     data: dict | None = None,
 ) -> AuditLog:
     user = actor if getattr(actor, "is_authenticated", False) else None
@@ -50,6 +51,6 @@ def record(
         actor_label=actor_label or (user.get_username() if user else ""),
         team=team,
         target=target[:200],
-        ip_address=client_ip(request),
+        ip_address=ip or client_ip(request),
         data=data or {},
     )

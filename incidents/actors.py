@@ -12,10 +12,21 @@ class Actor:
     kind: str
     user: object | None = None
     label: str = ""
+    # The client's address when the act came through a request: services write it into the
+    # audit row, so views never write audit rows themselves.
+    ip: str | None = None
 
     @classmethod
     def of_user(cls, user) -> Actor:
         return cls(kind=ActorKind.USER, user=user, label=user.get_username())
+
+    @classmethod
+    def of_request(cls, request) -> Actor:
+        """The signed-in user behind a page or API request, with the client's address."""
+        from accounts.audit import client_ip
+
+        user = request.user
+        return cls(kind=ActorKind.USER, user=user, label=user.get_username(), ip=client_ip(request))
 
     @classmethod
     def integration(cls, name: str) -> Actor:
