@@ -11,12 +11,11 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
+from accounts.actors import Actor
 from accounts.models import ApiToken, Membership, Role, Team, User
 from accounts.permissions import Action
-from accounts.services import MembershipError, change_role
-from config.api import StrictFilterSet, TeamScopedMixin, register_domain_error
-
-register_domain_error(MembershipError, status=409, code="conflict")
+from accounts.services import change_role
+from config.api import StrictFilterSet, TeamScopedMixin
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -114,8 +113,7 @@ class MembershipViewSet(
             serializer.instance = change_role(
                 membership=serializer.instance,
                 role=role,
-                by=self.request.user,
-                request=self.request,
+                actor=Actor.of_request(self.request),
             )
 
 

@@ -1,4 +1,6 @@
-"""Write audit-log rows for security-relevant actions (login, tokens, roles, secrets, ack/resolve)."""
+"""Write audit-log rows for security-relevant actions (login, tokens, roles, secrets, ack/resolve).
+
+Services write them, in the transaction of the act they record; views never do."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import ipaddress
 from django.conf import settings
 from django.http import HttpRequest
 
+from accounts.actors import Actor
 from accounts.models import AuditLog, Team
 
 
@@ -36,20 +39,31 @@ def client_ip(request: HttpRequest | None) -> str | None:
 def record(
     *,
     action: str,
-    actor=None,
+    actor: Actor | None = None,
     actor_label: str = "",
-    team: Team | None = None,
+    team: Team | int | None = None,
     target: str = "",
     request: HttpRequest | None = None,
     ip: str | None = None,
     data: dict | None = None,
 ) -> AuditLog:
+    """One audit row. Services call it inside their transaction with the act's ``Actor``
+    (user, label and client address come from it); ``action`` names the act in the past tense,
+    the same whatever the origin: ``incident.acknowledged`` from the board, the API or a link.
+
+    Django's login signals pass a ``User`` and the request instead of an Actor."""
+    if isinstance(actor, Actor):
+        actor_label = actor_label or actor.label
+        ip = ip or actor.ip
+        if actor.token:
+            data = {**(data or {}), "token": actor.token}
+        actor = actor.user_or_none
     user = actor if getattr(actor, "is_authenticated", False) else None
     return AuditLog.objects.create(
         action=action,
         actor=user,
         actor_label=actor_label or (user.get_username() if user else ""),
-        team=team,
+        team_id=team.pk if isinstance(team, Team) else team,
         target=target[:200],
         ip_address=ip or client_ip(request),
         data=data or {},

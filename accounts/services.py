@@ -5,14 +5,16 @@ from __future__ import annotations
 from django.db import transaction
 
 from accounts import audit
+from accounts.actors import Actor
 from accounts.models import Membership, Role
+from config.errors import Conflict
 
 
-class MembershipError(Exception):
-    """A membership change the rules refuse; the message says why."""
+class MembershipError(Conflict):
+    """A membership change the rules refuse; the message says why (409)."""
 
 
-def change_role(*, membership: Membership, role: Role, by, request=None) -> Membership:
+def change_role(*, membership: Membership, role: Role, actor: Actor) -> Membership:
     """Change a member's role and write the audit row. A team always keeps one admin."""
     with transaction.atomic():
         # Lock the team's admin rows too, so two demotions cannot both see "another admin left".
@@ -39,10 +41,9 @@ def change_role(*, membership: Membership, role: Role, by, request=None) -> Memb
         membership.save(update_fields=["role"])
         audit.record(
             action="membership.role_changed",
-            actor=by,
+            actor=actor,
             team=membership.team,
             target=membership.user.get_username(),
-            request=request,
             data={"user_id": membership.user_id, "old": old.label, "new": role.label},
         )
     return membership

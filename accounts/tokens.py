@@ -19,7 +19,9 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import audit
+from accounts.actors import Actor
 from accounts.models import ApiToken
+from config.errors import InvalidInput
 
 TOKEN_TYPE = "vgl_"
 _KEY_ID_BYTES = 6  # 12 hex characters
@@ -29,8 +31,8 @@ _DIGEST_SALT = "vigil.accounts.api-token"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-class TokenError(Exception):
-    """A token cannot be created as asked; the message says why."""
+class TokenError(InvalidInput):
+    """A token cannot be created as asked; the message says why (400)."""
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,11 @@ def create_token(
     name: str,
     read_only: bool = False,
     expires_in_days: int | None = None,
-    created_by=None,
-    request=None,
+    actor: Actor,
 ) -> IssuedToken:
-    """Issue a token for ``user`` and write the audit row. The plaintext is returned only here."""
+    """Issue a token for ``user`` and write the audit row. The plaintext is returned only here.
+
+    ``actor`` is who issues it: usually the user themself, or the command line."""
     name = (name or "").strip()[:100]
     if not name:
         raise TokenError("a token needs a name, e.g. the script or tool that will use it")
@@ -84,9 +87,8 @@ def create_token(
         )
         audit.record(
             action="api_token.created",
-            actor=created_by or user,
+            actor=actor,
             target=f"{token.prefix} of {user.get_username()}",
-            request=request,
             data={
                 "token_id": token.pk,
                 "user_id": user.pk,
@@ -98,7 +100,7 @@ def create_token(
     return IssuedToken(token=token, plaintext=plaintext)
 
 
-def revoke_token(*, token: ApiToken, by, request=None) -> ApiToken:
+def revoke_token(*, token: ApiToken, actor: Actor) -> ApiToken:
     """Revoke the token; it fails from the next request on. Revoking twice changes nothing."""
     with transaction.atomic():
         token = ApiToken.objects.select_for_update().get(pk=token.pk)
@@ -108,9 +110,8 @@ def revoke_token(*, token: ApiToken, by, request=None) -> ApiToken:
         token.save(update_fields=["revoked_at"])
         audit.record(
             action="api_token.revoked",
-            actor=by,
+            actor=actor,
             target=f"{token.prefix} of {token.user.get_username()}",
-            request=request,
             data={"token_id": token.pk, "user_id": token.user_id, "name": token.name},
         )
     return token

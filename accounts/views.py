@@ -7,6 +7,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import tokens
+from accounts.actors import Actor
 from accounts.models import ApiToken
 from accounts.permissions import team_ids_of
 
@@ -53,7 +54,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
                 name=request.POST.get("name", ""),
                 read_only=request.POST.get("read_only") == "on",
                 expires_in_days=int(expiry) if expiry else None,
-                request=request,
+                actor=Actor.of_request(request),
             )
         except ValueError:
             error = "Choose an expiry from the list."
@@ -76,6 +77,6 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 @require_POST
 def revoke_api_token(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
-    tokens.revoke_token(token=token, by=request.user, request=request)
+    tokens.revoke_token(token=token, actor=Actor.of_request(request))
     messages.success(request, f"Token {token.prefix}… ({token.name}) revoked.")
     return redirect("api-tokens")

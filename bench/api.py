@@ -22,6 +22,7 @@ INCIDENTS = 100_000
 SEED = f"""
 from django.db import connection
 from accounts.models import Membership, Role, Team, User
+from accounts.actors import Actor
 from accounts.tokens import create_token
 from incidents.models import Incident, Service
 
@@ -61,7 +62,7 @@ if missing > 0:
                           ORDER BY id OFFSET mod(g / 10, 10) LIMIT 1) AS s ON true
         ''', [missing, other.pk, team.pk])
         c.execute("ANALYZE incidents_incident")
-token = create_token(user=user, name="bench").plaintext
+token = create_token(user=user, name="bench", actor=Actor.system("bench")).plaintext
 with connection.cursor() as c:
     c.execute("SELECT count(*), count(*) FILTER (WHERE status = 'triggered' AND team_id = %s) "
               "FROM incidents_incident", [team.pk])

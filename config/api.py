@@ -1,15 +1,14 @@
 """Building blocks every app's API reuses: team scoping, permissions, pagination, errors.
 
-An app exposes its models in a few lines::
+An app exposes its models in a few lines (see monitoring/api.py or oncall/api.py)::
 
-    from config.api import TeamScopedViewSet, error_responses  # noqa
+    from config.api import TeamScopedMixin
 
-    class RunbookViewSet(TeamScopedViewSet, viewsets.ModelViewSet):
-        queryset = Runbook.objects.select_related("service")
-        serializer_class = RunbookSerializer
-        team_field = "team_id"                 # path from the model to its team id
+    class ProbeViewSet(TeamScopedMixin, viewsets.ModelViewSet):
+        queryset = Probe.objects.select_related("service")
+        serializer_class = ProbeSerializer
+        team_field = "service__team_id"        # path from the model to its team id
         write_action = Action.CONFIGURE        # role needed for POST/PUT/PATCH/DELETE
-        filterset_fields = ["service"]
         ordering_fields = ["created_at", "id"]
         ordering = ["-created_at", "-id"]
 
@@ -18,7 +17,7 @@ An app exposes its models in a few lines::
             serializer.save()
 
     def register(router):
-        router.register("runbooks", RunbookViewSet, basename="runbook")
+        router.register("probes", ProbeViewSet, basename="probe")
 
 What the mixin guarantees: the queryset only holds rows of the caller's teams (another team's
 object is a 404, never a 403, and never appears in a list); reads need membership; writes need
@@ -28,7 +27,10 @@ Every error answers one JSON shape (documented in docs/api.md)::
 
     {"error": {"code": "not_found", "message": "Not found.", "fields": {}}}
 
-Domain exceptions map to a status with ``register_domain_error(IncidentError, status=409, ...)``.
+Domain errors derive from ``config.errors.DomainError`` and carry their own status and code
+(``IncidentError`` is a 409 ``conflict``, ``RunbookError`` a 400 ``invalid``); services raise
+them and the handler below answers them. ``register_domain_error`` remains only for exceptions
+of third-party code that cannot derive from DomainError (Django's ``ProtectedError``).
 """
 
 from __future__ import annotations
@@ -67,9 +69,10 @@ _DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
 
 
 def register_domain_error(exc_class: type[Exception], *, status: int, code: str) -> None:
-    """Answer ``exc_class`` (and subclasses without their own entry) with this status and code.
+    """Answer a third-party ``exc_class`` (and subclasses) with this status and code.
 
-    The exception's message becomes the error message, so it must be safe to show the caller.
+    Our own errors derive from ``config.errors.DomainError`` instead. The exception's message
+    becomes the error message, so it must be safe to show the caller.
     """
     _DOMAIN_ERRORS[exc_class] = (status, code)
 

@@ -106,12 +106,11 @@ class IntegrationAdmin(admin.ModelAdmin):
             service=obj.service,
             kind=obj.kind,
             name=obj.name,
-            actor=Actor.of_user(request.user),
+            actor=Actor.of_request(request),
             auto_resolve=obj.auto_resolve,
             hmac_secret=obj.hmac_secret,
             rate_limit_per_minute=obj.rate_limit_per_minute,
             severity_mapping=obj.severity_mapping,
-            request=request,
         )
         # Carry the form's remaining settings over to the row the service created.
         for field in ("signature_header", "timestamp_header", "default_severity", "is_active"):

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from accounts.actors import ActorKind  # noqa: F401  (re-exported: incidents.models.ActorKind)
 from accounts.models import Team
 
 
@@ -172,13 +173,6 @@ class Incident(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != Status.RESOLVED
-
-
-class ActorKind(models.TextChoices):
-    USER = "user", "user"
-    INTEGRATION = "integration", "integration"
-    PROBE = "probe", "probe"
-    SYSTEM = "system", "system"
 
 
 class TimelineEntry(models.Model):

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -178,3 +179,105 @@ def post_json(
         all_headers[TIMESTAMP_HEADER] = timestamp
         all_headers[SIGNATURE_HEADER] = sign(secret, timestamp, body)
     return asyncio.run(_post(url, body, all_headers, timeout or settings.OUTBOUND_TIMEOUT_SECONDS))
+
+
+# --- JSON bodies filled from an incident ----------------------------------------------------
+
+
+def incident_url(incident) -> str:
+    """The absolute URL of the incident's room, as messages and outgoing bodies give it."""
+    from django.urls import reverse
+
+    return settings.BASE_URL.rstrip("/") + reverse("incident-room", args=[incident.pk])
+
+
+def incident_template_context(incident) -> dict:
+    """What a JSON template may name about an incident: ``{{ incident.title }}`` and friends."""
+    from incidents.models import Severity
+
+    return {
+        "incident": {
+            "id": incident.pk,
+            "reference": incident.reference,
+            "title": incident.title,
+            "summary": incident.summary,
+            "severity": incident.severity,
+            "severity_label": Severity(incident.severity).label,
+            "status": incident.status,
+            "dedup_key": incident.dedup_key,
+            "url": incident_url(incident),
+        },
+        "service": {"name": incident.service.name, "slug": incident.service.slug},
+    }
+
+
+# The first template form (L1 automated actions): ``$title`` names a path of the context.
+DOLLAR_ALIASES = {
+    "reference": "incident.reference",
+    "incident_id": "incident.id",
+    "title": "incident.title",
+    "summary": "incident.summary",
+    "severity": "incident.severity",
+    "severity_label": "incident.severity_label",
+    "status": "incident.status",
+    "service": "service.name",
+    "service_slug": "service.slug",
+    "url": "incident.url",
+    "level": "level",
+}
+
+_PLACEHOLDER = re.compile(
+    r"\{\{\s*(?P<path>[A-Za-z_][\w.\-]*)\s*\}\}"
+    r"|\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_]\w*)\}|(?P<named>[A-Za-z_]\w*))"
+)
+_MISSING = object()
+
+
+def _lookup(context: dict, path: str):
+    value = context
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _as_text(value) -> str:
+    return "" if value is _MISSING or value is None else str(value)
+
+
+def fill_json_template(template, context: dict):
+    """Fill placeholders in every string (keys too) of a parsed JSON template.
+
+    ``{{ incident.title }}`` names a dotted path of ``context``; a string that is only one such
+    placeholder keeps the value's type (``"{{ incident.severity }}"`` becomes the number 3). The
+    older ``$title`` / ``${title}`` form is an alias for the paths in ``DOLLAR_ALIASES`` and
+    always gives text; ``$$`` is a literal ``$`` and unknown ``$names`` stay as written.
+    Values land inside parsed JSON strings, never in JSON text, so a title with quotes cannot
+    change the body's structure; one pass over each string, so inserted text is never re-read.
+    """
+    if isinstance(template, str):
+        whole = _PLACEHOLDER.fullmatch(template.strip())
+        if whole and whole.group("path"):
+            value = _lookup(context, whole.group("path"))
+            return "" if value is _MISSING else value
+
+        def substitute(match: re.Match) -> str:
+            if match.group("path"):
+                return _as_text(_lookup(context, match.group("path")))
+            if match.group("escaped"):
+                return "$"
+            name = match.group("braced") or match.group("named")
+            if name in DOLLAR_ALIASES:
+                return _as_text(_lookup(context, DOLLAR_ALIASES[name]))
+            return match.group(0)
+
+        return _PLACEHOLDER.sub(substitute, template)
+    if isinstance(template, list):
+        return [fill_json_template(item, context) for item in template]
+    if isinstance(template, dict):
+        return {
+            fill_json_template(str(key), context): fill_json_template(value, context)
+            for key, value in template.items()
+        }
+    return template

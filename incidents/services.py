@@ -14,10 +14,11 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import audit
 from accounts.permissions import Action, can
 from incidents import events
 from incidents.actors import Actor
-from incidents.errors import DedupConflict, IncidentError, InvalidTransition
+from incidents.errors import DedupConflict, InvalidIncidentInput, InvalidTransition
 from incidents.models import (
     OPEN_STATUSES,
     Incident,
@@ -53,9 +54,22 @@ def record(
     )
 
 
+def _audit(incident: Incident, action: str, actor: Actor, **data) -> None:
+    """The audit row of a security-relevant act on an incident, in the act's transaction.
+
+    One name per act whatever the origin (board, room, API, acknowledge link, integration)."""
+    audit.record(
+        action=f"incident.{action}",
+        actor=actor,
+        team=incident.team_id,
+        target=incident.reference,
+        data={"incident_id": incident.pk, **data},
+    )
+
+
 def _validate_severity(severity: int) -> int:
     if severity not in Severity.values:
-        raise IncidentError(f"severity must be 1 to 5, got {severity!r}")
+        raise InvalidIncidentInput(f"severity must be 1 to 5, got {severity!r}")
     return int(severity)
 
 
@@ -88,7 +102,7 @@ def open_incident(
     severity = _validate_severity(severity)
     title = (title or "").strip()[:255]
     if not title:
-        raise IncidentError("an incident needs a title")
+        raise InvalidIncidentInput("an incident needs a title")
     dedup_key = (dedup_key or "").strip()[:255]
 
     if dedup_key:
@@ -204,6 +218,7 @@ def acknowledge(*, incident: Incident, actor: Actor) -> Incident:
         at=now,
         message=f"Acknowledged by {actor}",
     )
+    _audit(incident, "acknowledged", actor)
     events.announce(
         events.incident_acknowledged,
         incident_id=incident.pk,
@@ -258,6 +273,7 @@ def resolve(*, incident: Incident, actor: Actor, note: str = "") -> Incident:
         message=message,
         data={"note": note},
     )
+    _audit(incident, "resolved", actor)
     events.announce(events.incident_resolved, incident_id=incident.pk, severity=incident.severity)
     return incident
 
@@ -299,6 +315,7 @@ def reopen(*, incident: Incident, actor: Actor, reason: str = "") -> Incident:
                 message=message,
                 data={"reason": reason},
             )
+            _audit(incident, "reopened", actor)
             events.announce(
                 events.incident_reopened, incident_id=incident.pk, severity=incident.severity
             )
@@ -378,7 +395,7 @@ def assign(*, incident: Incident, assignee, actor: Actor) -> Incident:
 def add_note(*, incident: Incident, actor: Actor, text: str) -> TimelineEntry:
     text = (text or "").strip()
     if not text:
-        raise IncidentError("a note needs some text")
+        raise InvalidIncidentInput("a note needs some text")
     incident = _locked(incident)
     now = timezone.now()
     _touch(incident, now, [])

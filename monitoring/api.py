@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from accounts.permissions import Action, team_ids_of
 from config.api import TeamScopedMixin
+from incidents.actors import Actor
 from incidents.models import Service
 from monitoring import services, stats
 from monitoring.models import Heartbeat, Probe, ProbeResult
@@ -132,7 +133,10 @@ class ProbeViewSet(_MonitorViewSet):
     def pause(self, request, pk=None):
         probe = self.get_object()  # a write: TeamPermission requires CONFIGURE in its team
         return Response(
-            ProbeSerializer(services.pause_probe(probe=probe), context={"request": request}).data
+            ProbeSerializer(
+                services.pause_probe(probe=probe, actor=Actor.of_request(request)),
+                context={"request": request},
+            ).data
         )
 
     @extend_schema(request=None, responses=ProbeSerializer)
@@ -140,7 +144,10 @@ class ProbeViewSet(_MonitorViewSet):
     def resume(self, request, pk=None):
         probe = self.get_object()  # a write: TeamPermission requires CONFIGURE in its team
         return Response(
-            ProbeSerializer(services.resume_probe(probe=probe), context={"request": request}).data
+            ProbeSerializer(
+                services.resume_probe(probe=probe, actor=Actor.of_request(request)),
+                context={"request": request},
+            ).data
         )
 
     @extend_schema(request=None, responses=dict)
@@ -182,7 +189,7 @@ class HeartbeatViewSet(_MonitorViewSet):
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
         heartbeat = self.get_object()  # a write: TeamPermission requires CONFIGURE in its team
-        paused = services.pause_heartbeat(heartbeat=heartbeat)
+        paused = services.pause_heartbeat(heartbeat=heartbeat, actor=Actor.of_request(request))
         return Response(HeartbeatSerializer(paused, context={"request": request}).data)
 
 

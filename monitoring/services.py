@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import audit
 from incidents import services as incident_services
 from incidents.actors import Actor
 from incidents.models import Incident, Source
@@ -132,9 +133,34 @@ def apply_probe_transition(*, probe: Probe, old_state: str, outcome) -> Incident
     return None
 
 
+def _note_pause(monitor: Probe | Heartbeat, *, what: str, verb: str, actor: Actor) -> None:
+    """Pausing or resuming a monitor is an audited act; the responders of every incident open
+    on its service see it in their timeline too (a silenced watcher matters during an outage:
+    a paused monitor neither opens nor resolves incidents)."""
+    label = f"{what} “{monitor.name}”"
+    for incident in Incident.objects.open().filter(service_id=monitor.service_id)[:20]:
+        incident_services.record(
+            incident=incident,
+            kind=f"monitor_{verb}",
+            actor=actor,
+            message=f"{label[0].upper()}{label[1:]} {verb} by {actor}",
+            data={f"{what}_id": monitor.pk},
+        )
+    audit.record(
+        action=f"{what}.{verb}",
+        actor=actor,
+        team=monitor.service.team_id,
+        target=f"{what} {monitor.pk}: {monitor.name}",
+        data={f"{what}_id": monitor.pk},
+    )
+
+
 @transaction.atomic
-def pause_probe(*, probe: Probe) -> Probe:
-    probe = Probe.objects.select_for_update().get(pk=probe.pk)
+def pause_probe(*, probe: Probe, actor: Actor) -> Probe:
+    """Stop running the probe. Pausing a paused probe changes nothing (and records nothing)."""
+    probe = Probe.objects.select_for_update(of=("self",)).select_related("service").get(pk=probe.pk)
+    if probe.paused:
+        return probe
     probe.paused = True
     probe.state = ProbeState.PAUSED
     probe.consecutive_failures = probe.consecutive_slow = probe.consecutive_successes = 0
@@ -145,12 +171,13 @@ def pause_probe(*, probe: Probe) -> Probe:
             "consecutive_successes", "state_changed_at",
         ]
     )  # fmt: skip
+    _note_pause(probe, what="probe", verb="paused", actor=actor)
     return probe
 
 
 @transaction.atomic
-def resume_probe(*, probe: Probe) -> Probe:
-    probe = Probe.objects.select_for_update().get(pk=probe.pk)
+def resume_probe(*, probe: Probe, actor: Actor) -> Probe:
+    probe = Probe.objects.select_for_update(of=("self",)).select_related("service").get(pk=probe.pk)
     if not probe.paused:
         return probe
     now = timezone.now()
@@ -159,6 +186,7 @@ def resume_probe(*, probe: Probe) -> Probe:
     probe.next_due_at = now
     probe.state_changed_at = now
     probe.save(update_fields=["paused", "state", "next_due_at", "state_changed_at"])
+    _note_pause(probe, what="probe", verb="resumed", actor=actor)
     return probe
 
 
@@ -254,10 +282,18 @@ def sweep_overdue_heartbeats(*, now: datetime | None = None, limit: int = 1000) 
 
 
 @transaction.atomic
-def pause_heartbeat(*, heartbeat: Heartbeat) -> Heartbeat:
-    heartbeat = Heartbeat.objects.select_for_update().get(pk=heartbeat.pk)
+def pause_heartbeat(*, heartbeat: Heartbeat, actor: Actor) -> Heartbeat:
+    """Stop watching the heartbeat until its next ping. Pausing twice records nothing."""
+    heartbeat = (
+        Heartbeat.objects.select_for_update(of=("self",))
+        .select_related("service")
+        .get(pk=heartbeat.pk)
+    )
+    if heartbeat.state == ProbeState.PAUSED:
+        return heartbeat
     heartbeat.state = ProbeState.PAUSED
     heartbeat.alert_after = None
     heartbeat.state_changed_at = timezone.now()
     heartbeat.save(update_fields=["state", "alert_after", "state_changed_at"])
+    _note_pause(heartbeat, what="heartbeat", verb="paused", actor=actor)
     return heartbeat

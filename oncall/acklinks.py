@@ -17,6 +17,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from config.errors import DomainError
 from incidents import services as incident_services
 from incidents.actors import Actor
 from incidents.errors import InvalidTransition
@@ -25,12 +26,14 @@ from oncall.models import AckLink
 SALT = "oncall.ack-link"
 
 
-class AckLinkError(Exception):
-    """The link cannot acknowledge anything; ``status`` is the HTTP status to answer with."""
+class AckLinkError(DomainError):
+    """The link cannot acknowledge anything; ``status`` is the HTTP status to answer with
+    (400 not valid, 410 expired or used)."""
+
+    code = "ack_link"
 
     def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status=status)
 
 
 def create_ack_link(*, incident, recipient=None, label: str = "", now: datetime | None = None):
@@ -79,8 +82,14 @@ class AckOutcome:
     message: str
 
 
-def acknowledge_by_link(token: str, *, now: datetime | None = None) -> AckOutcome:
-    """Use the link once. The first caller claims it; a second use, even concurrent, is refused."""
+def acknowledge_by_link(
+    *, token: str, ip: str | None = None, now: datetime | None = None
+) -> AckOutcome:
+    """Use the link once. The first caller claims it; a second use, even concurrent, is refused.
+
+    The actor is the link's recipient (or the channel it was sent to), seen at ``ip``; the
+    acknowledgement is audited by the incident core as ``incident.acknowledged``, exactly like
+    one from the board or the API."""
     now = now or timezone.now()
     link = resolve_ack_link(token, now=now)
     with transaction.atomic():
@@ -90,9 +99,9 @@ def acknowledge_by_link(token: str, *, now: datetime | None = None) -> AckOutcom
         if not claimed:
             raise AckLinkError("This acknowledge link has already been used.", 410)
         if link.recipient is not None:
-            actor = Actor.of_user(link.recipient)
+            actor = Actor.of_user(link.recipient, ip=ip)
         else:
-            actor = Actor.integration(f"acknowledge link ({link.label or 'channel'})")
+            actor = Actor.integration(f"acknowledge link ({link.label or 'channel'})", ip=ip)
         try:
             incident = incident_services.acknowledge(incident=link.incident, actor=actor)
         except InvalidTransition as exc:

@@ -12,13 +12,14 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from accounts.models import Team
-from accounts.permissions import Action, can, team_ids_of
+from accounts.permissions import Action, team_ids_of
+from config.api import TeamScopedMixin
 from oncall.models import (
     EscalationLevel,
     EscalationPolicy,
@@ -36,28 +37,21 @@ class TeamField(serializers.PrimaryKeyRelatedField):
         return Team.objects.filter(pk__in=team_ids_of(request.user))
 
 
-class ConfigureInTeam(permissions.BasePermission):
-    message = "changing on-call configuration needs the manager role in this team"
+class _OnCallViewSet(TeamScopedMixin, viewsets.ModelViewSet):
+    """Team-scoped (config.api): writes need the manager role in the object's team, and in
+    the team a new or moved object names."""
 
-    def has_object_permission(self, request, view, obj):
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return can(request.user, obj.team_id, Action.CONFIGURE)
-
-
-class TeamScopedViewSet(viewsets.ModelViewSet):
-    permission_classes = [permissions.IsAuthenticated, ConfigureInTeam]
+    write_action = Action.CONFIGURE
+    ordering = ["id"]
 
     def perform_create(self, serializer):
-        team = serializer.validated_data["team"]
-        if not can(self.request.user, team, Action.CONFIGURE):
-            raise PermissionDenied(ConfigureInTeam.message)
+        self.require(serializer.validated_data["team"].pk)
         serializer.save()
 
     def perform_update(self, serializer):
         team = serializer.validated_data.get("team")
-        if team is not None and not can(self.request.user, team, Action.CONFIGURE):
-            raise PermissionDenied(ConfigureInTeam.message)
+        if team is not None:
+            self.require(team.pk)
         serializer.save()
 
 
@@ -123,17 +117,11 @@ class PolicySerializer(serializers.ModelSerializer):
         return attrs
 
 
-class EscalationPolicyViewSet(TeamScopedViewSet):
+class EscalationPolicyViewSet(_OnCallViewSet):
     serializer_class = PolicySerializer
-
-    def get_queryset(self):
-        return (
-            EscalationPolicy.objects.filter(team_id__in=team_ids_of(self.request.user))
-            .prefetch_related(
-                "levels__users", "levels__channels", "levels__actions", "services__service"
-            )  # fmt: skip
-            .order_by("id")
-        )
+    queryset = EscalationPolicy.objects.prefetch_related(
+        "levels__users", "levels__channels", "levels__actions", "services__service"
+    ).order_by("id")
 
 
 # --- rotations ----------------------------------------------------------------------------
@@ -230,15 +218,9 @@ class OnCallSerializer(serializers.Serializer):
     next_handoff = serializers.DateTimeField(allow_null=True)
 
 
-class RotationViewSet(TeamScopedViewSet):
+class RotationViewSet(_OnCallViewSet):
     serializer_class = RotationSerializer
-
-    def get_queryset(self):
-        return (
-            Rotation.objects.filter(team_id__in=team_ids_of(self.request.user))
-            .prefetch_related("members")
-            .order_by("id")
-        )
+    queryset = Rotation.objects.prefetch_related("members").order_by("id")
 
     @extend_schema(
         parameters=[OpenApiParameter("at", str, description="ISO time (default now)")],

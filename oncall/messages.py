@@ -4,16 +4,9 @@ the same words."""
 
 from __future__ import annotations
 
-from string import Template
-
-from django.conf import settings
-
 from incidents.models import Severity
+from incidents.outbound import fill_json_template, incident_template_context, incident_url
 from oncall.models import LEVEL_NAMES
-
-
-def incident_url(incident) -> str:
-    return f"{settings.BASE_URL}/incidents/{incident.pk}/"
 
 
 def incident_facts(incident) -> dict:
@@ -80,28 +73,6 @@ def message_text(payload: dict) -> str:
 
 
 def render_action_body(template, *, incident, level: int):
-    """Fill ``$name`` placeholders in every string of a JSON template. No code runs, and the
-    values land inside JSON strings, so a title cannot change the structure."""
-    values = {
-        "reference": incident.reference,
-        "incident_id": str(incident.pk),
-        "title": incident.title,
-        "severity": str(incident.severity),
-        "severity_label": Severity(incident.severity).label,
-        "service": incident.service.name,
-        "service_slug": incident.service.slug,
-        "summary": incident.summary,
-        "url": incident_url(incident),
-        "level": str(level),
-    }
-
-    def fill(node):
-        if isinstance(node, str):
-            return Template(node).safe_substitute(values)
-        if isinstance(node, list):
-            return [fill(item) for item in node]
-        if isinstance(node, dict):
-            return {fill(k): fill(v) for k, v in node.items()}
-        return node
-
-    return fill(template)
+    """The JSON body of an L1 automated action: ``incidents.outbound.fill_json_template`` over
+    the incident's context plus ``level`` (``$title`` and ``{{ incident.title }}`` both work)."""
+    return fill_json_template(template, {**incident_template_context(incident), "level": level})

@@ -260,9 +260,11 @@ class EscalationLevel(models.Model):
 class AutomatedAction(models.Model):
     """An outgoing signed HTTP request fired when its level engages (self-healing webhooks).
 
-    ``body_template`` is JSON whose string values may name ``$reference``, ``$incident_id``,
-    ``$title``, ``$severity``, ``$severity_label``, ``$service``, ``$service_slug``, ``$summary``,
-    ``$url`` and ``$level`` (string.Template syntax: no code runs, the JSON stays valid).
+    ``body_template`` is JSON filled by ``incidents.outbound.fill_json_template``, the template
+    language runbook actions use too: ``{{ incident.title }}``, ``{{ service.slug }}``,
+    ``{{ level }}``..., and the older ``$reference``, ``$incident_id``, ``$title``, ``$severity``,
+    ``$severity_label``, ``$service``, ``$service_slug``, ``$summary``, ``$url`` and ``$level``
+    (no code runs, the JSON stays valid).
     """
 
     level = models.ForeignKey(EscalationLevel, on_delete=models.CASCADE, related_name="actions")

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts import audit
+from accounts.audit import client_ip
 from accounts.models import Team
 from accounts.permissions import team_ids_of
 from oncall.acklinks import AckLinkError, acknowledge_by_link, resolve_ack_link
@@ -74,16 +74,7 @@ def acknowledge_link(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows what would be acknowledged and a button; only the POST changes anything."""
     try:
         if request.method == "POST":
-            outcome = acknowledge_by_link(token)
-            if outcome.acknowledged:
-                audit.record(
-                    action="incident.acknowledge_by_link",
-                    actor=outcome.incident.acknowledged_by,
-                    actor_label=str(outcome.incident.acknowledged_by or "acknowledge link"),
-                    team=outcome.incident.team,
-                    target=outcome.incident.reference,
-                    request=request,
-                )
+            outcome = acknowledge_by_link(token=token, ip=client_ip(request))
             return render(
                 request,
                 "oncall/ack_done.html",

@@ -1,17 +1,15 @@
 """Fetching post-mortem objects for a user: another team's object is a 404, a weak role a 403."""
 
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from accounts.permissions import Action, can, team_ids_of
+from config.errors import Forbidden
 from postmortems.models import ActionItem, ContributingFactor, PostMortem, WhyNode
 
 
 def require(user, team_id: int, action: Action) -> None:
     if not can(user, team_id, action):
-        raise PermissionDenied(
-            f"your role in this team does not allow this ({action.name.lower()})"
-        )
+        raise Forbidden(f"Your role in this team does not allow this ({action.name.lower()}).")
 
 
 def get_postmortem_for_user(user, pk) -> PostMortem:

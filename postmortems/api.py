@@ -15,7 +15,8 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.permissions import Action
-from config.api import StrictFilterSet, TeamScopedMixin, register_domain_error
+from config.api import StrictFilterSet, TeamScopedMixin
+from incidents.actors import Actor
 from postmortems import services
 from postmortems.facts import measure
 from postmortems.models import (
@@ -26,8 +27,6 @@ from postmortems.models import (
     Status,
     WhyNode,
 )
-
-register_domain_error(services.PostmortemError, status=409, code="conflict")
 
 
 def _seconds(value) -> float | None:
@@ -189,12 +188,16 @@ class PostMortemViewSet(
 
     def update(self, request, *args, **kwargs):
         postmortem = self.get_object()
+        # In review only managers edit: the role depends on the post-mortem's state.
+        self.require(postmortem.team_id, services.edit_action(postmortem))
         serializer = self.get_serializer(postmortem, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = {
             k: v for k, v in serializer.validated_data.items() if k in services.EDITABLE_FIELDS
         }
-        services.update_postmortem(postmortem=postmortem, by=request.user, changes=changes)
+        services.update_postmortem(
+            postmortem=postmortem, actor=Actor.of_request(request), changes=changes
+        )
         return self._fresh(postmortem)
 
     @extend_schema(request=None, responses=PostMortemSerializer)
@@ -202,7 +205,7 @@ class PostMortemViewSet(
     def submit(self, request, pk=None):
         """Draft -> in review."""
         postmortem = self.get_object()
-        services.submit_for_review(postmortem=postmortem, by=request.user)
+        services.submit_for_review(postmortem=postmortem, actor=Actor.of_request(request))
         return self._fresh(postmortem)
 
     @extend_schema(request=None, responses=PostMortemSerializer)
@@ -210,7 +213,7 @@ class PostMortemViewSet(
     def publish(self, request, pk=None):
         """In review -> published (managers); 409 without a root cause in the 5-Why tree."""
         postmortem = self.get_object()
-        services.publish(postmortem=postmortem, by=request.user)
+        services.publish(postmortem=postmortem, actor=Actor.of_request(request))
         return self._fresh(postmortem)
 
     @extend_schema(request=ReturnSerializer, responses=PostMortemSerializer)
@@ -221,7 +224,7 @@ class PostMortemViewSet(
         body = ReturnSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.return_to_draft(
-            postmortem=postmortem, by=request.user, note=body.validated_data["note"]
+            postmortem=postmortem, actor=Actor.of_request(request), note=body.validated_data["note"]
         )
         return self._fresh(postmortem)
 
@@ -271,7 +274,7 @@ class ActionItemViewSet(
         self.require(postmortem.team_id)
         item = services.add_action_item(
             postmortem=postmortem,
-            by=request.user,
+            actor=Actor.of_request(request),
             title=data["title"],
             owner=data.get("owner"),
             due_date=data.get("due_date"),
@@ -285,7 +288,9 @@ class ActionItemViewSet(
         serializer = self.get_serializer(item, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = {k: v for k, v in serializer.validated_data.items() if k != "postmortem"}
-        item = services.update_action_item(item=item, by=request.user, changes=changes)
+        item = services.update_action_item(
+            item=item, actor=Actor.of_request(request), changes=changes
+        )
         return Response(ActionItemSerializer(item).data)
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from incidents.actors import Actor
 from incidents.models import Incident
 from postmortems.models import Status, WhyNode
 from postmortems.services import (
@@ -25,21 +26,38 @@ from postmortems.services import (
 
 def _fill(postmortem, author, *, summary, impact, whys, factors, items) -> None:
     update_postmortem(
-        postmortem=postmortem, by=author, changes={"summary": summary, "impact": impact}
+        postmortem=postmortem,
+        actor=Actor.of_user(author),
+        changes={"summary": summary, "impact": impact},
     )
     parent = None
     for question, answer, root in whys:
         parent = add_why(
-            postmortem=postmortem, by=author, question=question, answer=answer, parent=parent
+            postmortem=postmortem,
+            actor=Actor.of_user(author),
+            question=question,
+            answer=answer,
+            parent=parent,
         )
         if root:
-            edit_why(node=parent, by=author, question=question, answer=answer, is_root_cause=True)
+            edit_why(
+                node=parent,
+                actor=Actor.of_user(author),
+                question=question,
+                answer=answer,
+                is_root_cause=True,
+            )
     for factor, description in factors:
-        add_factor(postmortem=postmortem, by=author, factor=factor, description=description)
+        add_factor(
+            postmortem=postmortem,
+            actor=Actor.of_user(author),
+            factor=factor,
+            description=description,
+        )
     for title, days, priority in items:
         add_action_item(
             postmortem=postmortem,
-            by=author,
+            actor=Actor.of_user(author),
             title=title,
             owner=author,
             due_date=timezone.localdate() + timedelta(days=days),
@@ -52,7 +70,7 @@ def seed_demo_postmortems(*, team, author) -> int:
     filled = 0
     rate_limit = Incident.objects.filter(team=team, dedup_key="demo-4").first()
     if rate_limit is not None and rate_limit.resolved_at is not None:
-        postmortem, _ = create_draft(incident=rate_limit, by=author)
+        postmortem, _ = create_draft(incident=rate_limit, actor=Actor.of_user(author))
         if (
             postmortem.status == Status.DRAFT
             and not WhyNode.objects.filter(postmortem=postmortem).exists()
@@ -81,11 +99,11 @@ def seed_demo_postmortems(*, team, author) -> int:
                 ],
                 items=[("Alert at 80 % of the monthly quota", 7, 1), ("Automate failover", -3, 2)],
             )
-            submit_for_review(postmortem=postmortem, by=author)
+            submit_for_review(postmortem=postmortem, actor=Actor.of_user(author))
             filled += 1
     upgrade = Incident.objects.filter(team=team, dedup_key="demo-5").first()
     if upgrade is not None and upgrade.resolved_at is not None:
-        postmortem, _ = create_draft(incident=upgrade, by=author)
+        postmortem, _ = create_draft(incident=upgrade, actor=Actor.of_user(author))
         if (
             postmortem.status == Status.DRAFT
             and not WhyNode.objects.filter(postmortem=postmortem).exists()
@@ -106,7 +124,7 @@ def seed_demo_postmortems(*, team, author) -> int:
                 factors=[("version_conflict", "New speech model without our custom vocabulary.")],
                 items=[("Add product names to the evaluation set", 14, 2)],
             )
-            submit_for_review(postmortem=postmortem, by=author)
-            publish(postmortem=postmortem, by=author)
+            submit_for_review(postmortem=postmortem, actor=Actor.of_user(author))
+            publish(postmortem=postmortem, actor=Actor.of_user(author))
             filled += 1
     return filled

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -11,7 +10,9 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from accounts.permissions import Action, can, team_ids_of
+from config.errors import Forbidden, InvalidInput
 from incidents.access import get_incident_for_user
+from incidents.actors import Actor
 from incidents.knowledge import search_knowledge
 from postmortems import services
 from postmortems.access import get_factor, get_item, get_postmortem_for_user, get_why, require
@@ -28,17 +29,13 @@ from postmortems.forms import (
 )
 from postmortems.models import TAXONOMY, ItemStatus, PostMortem, Status
 from postmortems.reports import review_report
-from postmortems.services.workflow import check_can_edit
 
 PAGE_SIZE = 50
 
-
-def _may_edit(postmortem: PostMortem, user) -> bool:
-    try:
-        check_can_edit(postmortem, user)
-    except (services.PostmortemError, PermissionDenied):
-        return False
-    return True
+# Refusals are raised, never built here: a weak role (Forbidden via access.require), an object
+# not found (Http404), bad input (InvalidInput) or the post-mortem's state (PostmortemError,
+# 409). config.web.DomainErrorMiddleware answers them: into #flash for htmx, a problem page
+# otherwise.
 
 
 def _detail_context(request: HttpRequest, postmortem: PostMortem) -> dict:
@@ -46,7 +43,7 @@ def _detail_context(request: HttpRequest, postmortem: PostMortem) -> dict:
     whys = list(postmortem.whys.order_by("position", "id"))
     factors = list(postmortem.factors.all())
     items = list(postmortem.items.select_related("owner"))
-    editable = _may_edit(postmortem, user)
+    editable = services.may_edit(postmortem, user)
     ctx = {
         "nav": "postmortems",
         "postmortem": postmortem,
@@ -95,25 +92,16 @@ def _detail(request, postmortem, *, fragment: str | None = None, status: int = 2
     return redirect("postmortems:detail", pk=postmortem.pk)
 
 
-def _refused(request, postmortem, message: str, *, fragment: str | None = None):
-    """A request that cannot be carried out in the post-mortem's state: 409 naming why."""
-    if request.htmx:
-        response = HttpResponse(message, status=409, content_type="text/plain")
-        response["HX-Reswap"] = "none"
-        return trigger_client_event(response, "vigilError", {"message": message})
-    messages.error(request, message)
-    return _detail(request, postmortem, status=409)
+def _valid(form) -> dict:
+    if not form.is_valid():
+        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        raise InvalidInput(f"invalid input: {problems}")
+    return form.cleaned_data
 
 
-def _invalid(request, postmortem, form) -> HttpResponse:
-    problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
-    message = f"invalid input: {problems}"
-    if request.htmx:
-        response = HttpResponse(message, status=400, content_type="text/plain")
-        response["HX-Reswap"] = "none"
-        return trigger_client_event(response, "vigilError", {"message": message})
-    messages.error(request, message)
-    return _detail(request, postmortem, status=400)
+def _require_edit(request, postmortem: PostMortem) -> None:
+    """The role the post-mortem's state asks for (responder for drafts, manager in review)."""
+    require(request.user, postmortem.team_id, services.edit_action(postmortem))
 
 
 # --- lists, search, review ----------------------------------------------------------------
@@ -159,7 +147,7 @@ def knowledge_search(request: HttpRequest) -> HttpResponse:
 def manager_review(request: HttpRequest) -> HttpResponse:
     managed = [t for t in team_ids_of(request.user) if can(request.user, t, Action.CONFIGURE)]
     if not managed:
-        raise PermissionDenied("the review page is for managers")
+        raise Forbidden("The review page is for managers.")
     ctx = {"nav": "postmortems", "report": review_report(managed)}
     return render(request, "postmortems/review.html", ctx)
 
@@ -172,7 +160,7 @@ def manager_review(request: HttpRequest) -> HttpResponse:
 def postmortem_create(request: HttpRequest, incident_pk: int) -> HttpResponse:
     incident = get_incident_for_user(request.user, incident_pk)
     require(request.user, incident.team_id, Action.RESPOND)
-    postmortem, created = services.create_draft(incident=incident, by=request.user)
+    postmortem, created = services.create_draft(incident=incident, actor=Actor.of_request(request))
     if created:
         messages.success(request, "Post-mortem drafted from the incident.")
     return redirect("postmortems:detail", pk=postmortem.pk)
@@ -189,15 +177,13 @@ def postmortem_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def postmortem_edit(request: HttpRequest, pk: int) -> HttpResponse:
     postmortem = get_postmortem_for_user(request.user, pk)
-    require(request.user, postmortem.team_id, Action.RESPOND)
+    _require_edit(request, postmortem)
     form = PostMortemForm(request.POST, instance=PostMortem.objects.get(pk=postmortem.pk))
-    if not form.is_valid():
-        return _invalid(request, postmortem, form)
-    changes = {name: form.cleaned_data[name] for name in services.EDITABLE_FIELDS}
-    try:
-        services.update_postmortem(postmortem=postmortem, by=request.user, changes=changes)
-    except services.PostmortemError as exc:
-        return _refused(request, postmortem, str(exc))
+    data = _valid(form)
+    changes = {name: data[name] for name in services.EDITABLE_FIELDS}
+    services.update_postmortem(
+        postmortem=postmortem, actor=Actor.of_request(request), changes=changes
+    )
     messages.success(request, "Saved.")
     return redirect("postmortems:detail", pk=postmortem.pk)
 
@@ -205,17 +191,15 @@ def postmortem_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def _workflow(request, pk, verb: str, action: Action):
     postmortem = get_postmortem_for_user(request.user, pk)
     require(request.user, postmortem.team_id, action)
-    try:
-        if verb == "submit":
-            services.submit_for_review(postmortem=postmortem, by=request.user)
-        elif verb == "publish":
-            services.publish(postmortem=postmortem, by=request.user)
-        else:
-            services.return_to_draft(
-                postmortem=postmortem, by=request.user, note=request.POST.get("note", "")
-            )
-    except services.PostmortemError as exc:
-        return _refused(request, postmortem, str(exc))
+    actor = Actor.of_request(request)
+    if verb == "submit":
+        services.submit_for_review(postmortem=postmortem, actor=actor)
+    elif verb == "publish":
+        services.publish(postmortem=postmortem, actor=actor)
+    else:
+        services.return_to_draft(
+            postmortem=postmortem, actor=actor, note=request.POST.get("note", "")
+        )
     done = {
         "submit": "Submitted for review.",
         "publish": "Published.",
@@ -270,29 +254,21 @@ def blameless_check(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _why_write(request, pk, write) -> HttpResponse:
     postmortem = get_postmortem_for_user(request.user, pk)
-    require(request.user, postmortem.team_id, Action.RESPOND)
-    try:
-        result = write(postmortem)
-        if isinstance(result, HttpResponse):
-            return result
-    except services.PostmortemError as exc:
-        return _refused(request, postmortem, str(exc))
+    _require_edit(request, postmortem)
+    write(postmortem, Actor.of_request(request))
     return _detail(request, postmortem, fragment="whys_response")
 
 
 @login_required
 @require_POST
 def why_add(request: HttpRequest, pk: int) -> HttpResponse:
-    def write(postmortem):
-        form = NewWhyForm(request.POST)
-        if not form.is_valid():
-            return _invalid(request, postmortem, form)
-        data = form.cleaned_data
+    def write(postmortem, actor):
+        data = _valid(NewWhyForm(request.POST))
         parent = get_why(postmortem, data["parent"]) if data["parent"] else None
         sibling = get_why(postmortem, data["sibling_of"]) if data["sibling_of"] else None
         services.add_why(
             postmortem=postmortem,
-            by=request.user,
+            actor=actor,
             question=data["question"],
             answer=data["answer"],
             parent=parent,
@@ -305,12 +281,9 @@ def why_add(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def why_edit(request: HttpRequest, pk: int, node_pk: int) -> HttpResponse:
-    def write(postmortem):
+    def write(postmortem, actor):
         node = get_why(postmortem, node_pk)
-        form = WhyForm(request.POST)
-        if not form.is_valid():
-            return _invalid(request, postmortem, form)
-        services.edit_why(node=node, by=request.user, **form.cleaned_data)
+        services.edit_why(node=node, actor=actor, **_valid(WhyForm(request.POST)))
 
     return _why_write(request, pk, write)
 
@@ -318,9 +291,9 @@ def why_edit(request: HttpRequest, pk: int, node_pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def why_move(request: HttpRequest, pk: int, node_pk: int) -> HttpResponse:
-    def write(postmortem):
+    def write(postmortem, actor):
         node = get_why(postmortem, node_pk)
-        services.move_why(node=node, by=request.user, direction=request.POST.get("direction", ""))
+        services.move_why(node=node, actor=actor, direction=request.POST.get("direction", ""))
 
     return _why_write(request, pk, write)
 
@@ -328,8 +301,8 @@ def why_move(request: HttpRequest, pk: int, node_pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def why_delete(request: HttpRequest, pk: int, node_pk: int) -> HttpResponse:
-    def write(postmortem):
-        services.delete_why(node=get_why(postmortem, node_pk), by=request.user)
+    def write(postmortem, actor):
+        services.delete_why(node=get_why(postmortem, node_pk), actor=actor)
 
     return _why_write(request, pk, write)
 
@@ -341,14 +314,9 @@ def why_delete(request: HttpRequest, pk: int, node_pk: int) -> HttpResponse:
 @require_POST
 def factor_add(request: HttpRequest, pk: int) -> HttpResponse:
     postmortem = get_postmortem_for_user(request.user, pk)
-    require(request.user, postmortem.team_id, Action.RESPOND)
-    form = FactorForm(request.POST)
-    if not form.is_valid():
-        return _invalid(request, postmortem, form)
-    try:
-        services.add_factor(postmortem=postmortem, by=request.user, **form.cleaned_data)
-    except services.PostmortemError as exc:
-        return _refused(request, postmortem, str(exc))
+    _require_edit(request, postmortem)
+    data = _valid(FactorForm(request.POST))
+    services.add_factor(postmortem=postmortem, actor=Actor.of_request(request), **data)
     return _detail(request, postmortem, fragment="factors")
 
 
@@ -356,12 +324,9 @@ def factor_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def factor_delete(request: HttpRequest, pk: int, factor_pk: int) -> HttpResponse:
     postmortem = get_postmortem_for_user(request.user, pk)
-    require(request.user, postmortem.team_id, Action.RESPOND)
+    _require_edit(request, postmortem)
     factor = get_factor(postmortem, factor_pk)
-    try:
-        services.remove_factor(factor=factor, by=request.user)
-    except services.PostmortemError as exc:
-        return _refused(request, postmortem, str(exc))
+    services.remove_factor(factor=factor, actor=Actor.of_request(request))
     return _detail(request, postmortem, fragment="factors")
 
 
@@ -370,13 +335,8 @@ def factor_delete(request: HttpRequest, pk: int, factor_pk: int) -> HttpResponse
 def item_add(request: HttpRequest, pk: int) -> HttpResponse:
     postmortem = get_postmortem_for_user(request.user, pk)
     require(request.user, postmortem.team_id, Action.RESPOND)
-    form = ActionItemForm(request.POST, team_id=postmortem.team_id)
-    if not form.is_valid():
-        return _invalid(request, postmortem, form)
-    try:
-        services.add_action_item(postmortem=postmortem, by=request.user, **form.cleaned_data)
-    except services.PostmortemError as exc:
-        return _refused(request, postmortem, str(exc))
+    data = _valid(ActionItemForm(request.POST, team_id=postmortem.team_id))
+    services.add_action_item(postmortem=postmortem, actor=Actor.of_request(request), **data)
     return _detail(request, postmortem, fragment="items")
 
 
@@ -386,10 +346,8 @@ def item_status(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     postmortem = get_postmortem_for_user(request.user, pk)
     require(request.user, postmortem.team_id, Action.RESPOND)
     item = get_item(postmortem, item_pk)
-    form = ActionItemStatusForm(request.POST)
-    if not form.is_valid():
-        return _invalid(request, postmortem, form)
-    services.update_action_item(item=item, by=request.user, changes=dict(form.cleaned_data))
+    data = _valid(ActionItemStatusForm(request.POST))
+    services.update_action_item(item=item, actor=Actor.of_request(request), changes=dict(data))
     return _detail(request, postmortem, fragment="items")
 
 

@@ -1,18 +1,16 @@
 """Fetching runbook objects for a user: another team's object is a 404, a weak role a 403."""
 
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from accounts.models import Team
 from accounts.permissions import Action, can, team_ids_of
+from config.errors import Forbidden
 from runbooks.models import Runbook, RunbookRun
 
 
 def require(user, team_id: int, action: Action) -> None:
     if not can(user, team_id, action):
-        raise PermissionDenied(
-            f"your role in this team does not allow this ({action.name.lower()})"
-        )
+        raise Forbidden(f"Your role in this team does not allow this ({action.name.lower()}).")
 
 
 def get_runbook_for_user(user, pk) -> Runbook:

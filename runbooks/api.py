@@ -15,13 +15,11 @@ from rest_framework.response import Response
 
 from accounts.models import Team
 from accounts.permissions import Action
-from config.api import StrictFilterSet, TeamScopedMixin, register_domain_error
+from config.api import StrictFilterSet, TeamScopedMixin
+from incidents.actors import Actor
 from incidents.models import Service
 from runbooks import services
 from runbooks.models import ActionRun, Runbook, RunbookRun, RunbookStep, StepCheck
-
-register_domain_error(services.RunbookError, status=400, code="invalid")
-register_domain_error(services.RunbookConflict, status=409, code="conflict")
 
 MAX_ID = 2**63 - 1
 
@@ -198,7 +196,7 @@ class RunbookViewSet(
         team = serializer.validated_data["team"]
         self.require(team.pk)
         runbook = services.create_runbook(
-            team=team, data=serializer.to_input(), by=request.user, request=request
+            team=team, data=serializer.to_input(), actor=Actor.of_request(request)
         )
         return Response(self._fresh(runbook), status=status.HTTP_201_CREATED)
 
@@ -211,7 +209,7 @@ class RunbookViewSet(
         if serializer.validated_data.get("team", runbook.team) != runbook.team:
             raise serializers.ValidationError({"team": ["A runbook cannot move to another team."]})
         services.update_runbook(
-            runbook=runbook, data=serializer.to_input(runbook), by=request.user, request=request
+            runbook=runbook, data=serializer.to_input(runbook), actor=Actor.of_request(request)
         )
         return Response(self._fresh(runbook))
 
@@ -220,7 +218,7 @@ class RunbookViewSet(
     def review(self, request, pk=None):
         """Record the periodic review: the runbook still holds; the next review is due later."""
         runbook = self.get_object()
-        services.mark_reviewed(runbook=runbook, by=request.user, request=request)
+        services.mark_reviewed(runbook=runbook, actor=Actor.of_request(request))
         return Response(self._fresh(runbook))
 
 
@@ -296,9 +294,9 @@ class RunbookRunViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
         """Tick a step off (or untick it with done=false); the timeline records it."""
         run, data = self._step(request)
         if data["done"]:
-            services.tick_step(run=run, step=data["step"], by=request.user)
+            services.tick_step(run=run, step=data["step"], actor=Actor.of_request(request))
         else:
-            services.untick_step(run=run, step=data["step"], by=request.user)
+            services.untick_step(run=run, step=data["step"], actor=Actor.of_request(request))
         return Response(RunbookRunSerializer(self.get_queryset().get(pk=run.pk)).data)
 
     @extend_schema(request=StepRequestSerializer, responses={202: ActionRunSerializer})
@@ -306,7 +304,9 @@ class RunbookRunViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
     def run_action(self, request, pk=None):
         """Queue the step's automated action; 409 while one is still running."""
         run, data = self._step(request)
-        action_run = services.request_action(run=run, step=data["step"], by=request.user)
+        action_run = services.request_action(
+            run=run, step=data["step"], actor=Actor.of_request(request)
+        )
         return Response(ActionRunSerializer(action_run).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from incidents.actors import Actor
 from incidents.models import Service
 from runbooks.models import Runbook
 from runbooks.services import RunbookInput, StepInput, create_runbook
@@ -69,7 +70,7 @@ def seed_demo_runbooks(*, team, author) -> int:
             )
         runbook = create_runbook(
             team=team,
-            by=author,
+            actor=Actor.of_user(author),
             data=RunbookInput(
                 title=spec["title"],
                 body=spec["body"],

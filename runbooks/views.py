@@ -2,17 +2,18 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from accounts.permissions import Action, can, team_ids_of
+from config.errors import Forbidden, InvalidInput
 from incidents.access import get_incident_for_user
+from incidents.actors import Actor
 from incidents.markdown import render_markdown
 from runbooks import services
 from runbooks.access import (
@@ -26,6 +27,11 @@ from runbooks.models import AttachReason, Runbook, RunbookRevision
 from runbooks.panel import runbook_panel_context
 
 PAGE_SIZE = 50
+
+# Refusals are raised, never built here: a role refused (Forbidden via access.require), an
+# object not found (Http404 / services.UnknownRunbook), bad input (InvalidInput) or a state
+# conflict (services.RunbookConflict). config.web.DomainErrorMiddleware answers them: into
+# #flash for htmx (so a panel is never replaced by an error page), a problem page otherwise.
 
 
 @login_required
@@ -87,11 +93,11 @@ def _edit_response(request, *, runbook, team_id, form, formset, status=200):
 def runbook_create(request: HttpRequest) -> HttpResponse:
     teams = teams_user_may_configure(request.user)
     if not teams:
-        raise PermissionDenied("only managers create runbooks")
+        raise Forbidden("Only managers create runbooks.")
     try:
         team_id = int(request.POST.get("team") or request.GET.get("team") or teams[0].pk)
     except ValueError:
-        return HttpResponseBadRequest("team must be a number")
+        raise InvalidInput("team must be a number") from None
     team = next((t for t in teams if t.pk == team_id), None)
     if team is None:
         raise Http404("No such team")
@@ -101,7 +107,7 @@ def runbook_create(request: HttpRequest) -> HttpResponse:
         if form.is_valid() and formset.is_valid():
             try:
                 runbook = services.create_runbook(
-                    team=team, data=runbook_input(form, formset), by=request.user, request=request
+                    team=team, data=runbook_input(form, formset), actor=Actor.of_request(request)
                 )
             except services.RunbookError as exc:
                 form.add_error(None, str(exc))
@@ -129,9 +135,8 @@ def runbook_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 services.update_runbook(
                     runbook=runbook,
                     data=runbook_input(form, formset),
-                    by=request.user,
+                    actor=Actor.of_request(request),
                     note=request.POST.get("note", ""),
-                    request=request,
                 )
             except services.RunbookError as exc:
                 form.add_error(None, str(exc))
@@ -159,7 +164,7 @@ def markdown_preview(request: HttpRequest) -> HttpResponse:
     """Renders Markdown for the editor's preview; changes nothing."""
     text = request.POST.get("body", "")
     if len(text) > 200_000:
-        return HttpResponseBadRequest("the text is too long to preview (200,000 characters)")
+        raise InvalidInput("the text is too long to preview (200,000 characters)")
     return render(request, "runbooks/_preview.html", {"preview": render_markdown(text)})
 
 
@@ -168,7 +173,7 @@ def markdown_preview(request: HttpRequest) -> HttpResponse:
 def runbook_review(request: HttpRequest, pk: int) -> HttpResponse:
     runbook = get_runbook_for_user(request.user, pk)
     require(request.user, runbook.team_id, Action.CONFIGURE)
-    runbook = services.mark_reviewed(runbook=runbook, by=request.user, request=request)
+    runbook = services.mark_reviewed(runbook=runbook, actor=Actor.of_request(request))
     messages.success(request, f"Reviewed; next review due {runbook.next_review_at:%Y-%m-%d}.")
     return redirect("runbooks:detail", pk=runbook.pk)
 
@@ -183,7 +188,7 @@ def runbook_revisions(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             number = int(request.GET["number"])
         except ValueError:
-            return HttpResponseBadRequest("number must be a revision number")
+            raise InvalidInput("number must be a revision number") from None
         chosen = next((r for r in revisions if r.number == number), None)
         if chosen is None:
             raise Http404("No such revision")
@@ -241,7 +246,10 @@ def incident_attach(request: HttpRequest, incident_pk: int) -> HttpResponse:
     if runbook.team_id != incident.team_id:
         raise Http404("No such runbook")
     services.attach_runbook(
-        incident=incident, runbook=runbook, reason=AttachReason.MANUAL, by=request.user
+        incident=incident,
+        runbook=runbook,
+        reason=AttachReason.MANUAL,
+        actor=Actor.of_request(request),
     )
     return _panel_response(request, incident)
 
@@ -253,14 +261,11 @@ def step_tick(request: HttpRequest, run_pk: int, step_pk: int) -> HttpResponse:
     require(request.user, run.incident.team_id, Action.RESPOND)
     done = request.POST.get("done", "1")
     if done not in ("0", "1"):
-        return HttpResponseBadRequest("done must be 1 (tick) or 0 (untick)")
-    try:
-        if done == "1":
-            services.tick_step(run=run, step=step_pk, by=request.user)
-        else:
-            services.untick_step(run=run, step=step_pk, by=request.user)
-    except services.RunbookError:
-        raise Http404("No such step in this runbook") from None
+        raise InvalidInput("done must be 1 (tick) or 0 (untick)")
+    if done == "1":
+        services.tick_step(run=run, step=step_pk, actor=Actor.of_request(request))
+    else:
+        services.untick_step(run=run, step=step_pk, actor=Actor.of_request(request))
     return _panel_response(request, run.incident)
 
 
@@ -269,18 +274,8 @@ def step_tick(request: HttpRequest, run_pk: int, step_pk: int) -> HttpResponse:
 def step_run_action(request: HttpRequest, run_pk: int, step_pk: int) -> HttpResponse:
     run = get_run_for_user(request.user, run_pk)
     require(request.user, run.incident.team_id, Action.RESPOND)
-    try:
-        services.request_action(run=run, step=step_pk, by=request.user)
-    except services.RunbookError as exc:
-        if "does not belong" in str(exc):
-            raise Http404("No such step in this runbook") from None
-        if request.htmx:
-            response = _panel_response(request, run.incident)
-            response.status_code = 409
-            response["HX-Reswap"] = "none"
-            return trigger_client_event(response, "vigilError", {"message": str(exc)})
-        messages.error(request, str(exc))
-        return redirect("runbooks:incident", incident_pk=run.incident_id)
+    # Another runbook's step: UnknownRunbook (404); an action in flight: RunbookConflict (409).
+    services.request_action(run=run, step=step_pk, actor=Actor.of_request(request))
     if not request.htmx:
         messages.success(request, "Action queued; its result will appear in the timeline.")
     return _panel_response(request, run.incident)

@@ -1,8 +1,13 @@
-"""factory-boy factories. Each app's tests add theirs here, grouped by app."""
+"""factory-boy factories: one per concept, here (tests/<app>/factories.py modules only re-export
+or add concepts of their own app). Plus ``open_incident``, the one way a test opens an incident
+through the services."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import factory
+from django.test import TestCase
 from django.utils import timezone
 
 from accounts.models import Membership, Role, Team, User
@@ -70,3 +75,34 @@ class IncidentFactory(factory.django.DjangoModelFactory):
     resolved_at = factory.LazyAttribute(
         lambda o: timezone.now() if o.status == Status.RESOLVED else None
     )
+
+
+def open_incident(
+    service: Service,
+    *,
+    title: str = "Sales avatar silent",
+    severity: int = 4,
+    actor=None,
+    run_events: bool = False,
+    **kwargs,
+) -> Incident:
+    """An incident opened through ``incidents.services.open_incident``, as ingestion, the UI
+    and the API open them (``IncidentFactory`` makes bare rows for read-side tests only).
+
+    ``run_events=True`` also runs the after-commit callbacks (domain events: escalation starts,
+    runbooks attach), as pytest-django's ``django_capture_on_commit_callbacks(execute=True)``
+    would. Other keywords (``dedup_key``, ``data``, ``source``...) go to the service.
+    """
+    from incidents import services
+    from incidents.actors import Actor
+
+    capture = TestCase.captureOnCommitCallbacks(execute=True) if run_events else nullcontext()
+    with capture:
+        incident, _ = services.open_incident(
+            service=service,
+            title=title,
+            severity=severity,
+            actor=actor or Actor.system("test"),
+            **kwargs,
+        )
+    return incident

@@ -16,10 +16,9 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts import audit
-from accounts.models import ApiToken, User
+from accounts.models import User
 from accounts.permissions import Action, can
-from config.api import CursorPage, TeamScopedMixin, register_domain_error
+from config.api import CursorPage, TeamScopedMixin
 from incidents import services
 from incidents.access import get_incident_for_user
 from incidents.actors import Actor
@@ -36,13 +35,7 @@ from incidents.api.serializers import (
     SeveritySerializer,
     TimelineEntrySerializer,
 )
-from incidents.errors import DedupConflict, IncidentError, InvalidTransition
 from incidents.models import Incident, Service, TimelineEntry
-
-register_domain_error(IncidentError, status=409, code="conflict")
-register_domain_error(InvalidTransition, status=409, code="invalid_transition")
-register_domain_error(DedupConflict, status=409, code="dedup_conflict")
-
 
 # --- viewsets -----------------------------------------------------------------------------
 
@@ -60,18 +53,6 @@ class ServiceViewSet(TeamScopedMixin, viewsets.ModelViewSet):
     def perform_create(self, serializer):
         self.require(serializer.validated_data["team"].pk)
         serializer.save()
-
-
-def _audit_incident(request, incident: Incident, verb: str) -> None:
-    token = request.auth if isinstance(request.auth, ApiToken) else None
-    audit.record(
-        action=f"incident.{verb}",
-        actor=request.user,
-        team=incident.team,
-        target=incident.reference,
-        request=request,
-        data={"incident_id": incident.pk, "via": "api", "token": token.prefix if token else None},
-    )
 
 
 @extend_schema_view(
@@ -95,7 +76,8 @@ class IncidentViewSet(
     ordering = ["-triggered_at", "-id"]
 
     def _actor(self) -> Actor:
-        return Actor.of_user(self.request.user)
+        # The services write the timeline entry and the audit row (with the client's address).
+        return Actor.of_request(self.request)
 
     def _respond(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
         # Re-read with the related rows the representation needs.
@@ -135,7 +117,6 @@ class IncidentViewSet(
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
         incident = services.acknowledge(incident=self.get_object(), actor=self._actor())
-        _audit_incident(request, incident, "acknowledged")
         return self._respond(incident)
 
     @extend_schema(request=MitigateSerializer, responses=IncidentSerializer, summary="Mitigate")
@@ -156,7 +137,6 @@ class IncidentViewSet(
         incident = services.resolve(
             incident=incident, actor=self._actor(), note=data.get("note", "")
         )
-        _audit_incident(request, incident, "resolved")
         return self._respond(incident)
 
     @extend_schema(request=ReopenSerializer, responses=IncidentSerializer, summary="Reopen")

@@ -130,12 +130,11 @@ class IntegrationViewSet(
             service=data["service"],
             kind=data["kind"],
             name=data["name"],
-            actor=Actor.of_user(request.user),
+            actor=Actor.of_request(request),
             auto_resolve=data.get("auto_resolve", True),
             hmac_secret=data.get("hmac_secret", ""),
             rate_limit_per_minute=data.get("rate_limit_per_minute"),
             severity_mapping=data.get("severity_mapping"),
-            request=request,
         )
         extra = {
             k: data[k]
@@ -163,9 +162,8 @@ class IntegrationViewSet(
         form.is_valid(raise_exception=True)
         integration, token = rotate_integration_token(
             integration=integration,
-            actor=Actor.of_user(request.user),
+            actor=Actor.of_request(request),
             grace=timedelta(hours=form.validated_data["grace_hours"]),
-            request=request,
         )
         return Response(
             {

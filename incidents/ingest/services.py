@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.audit import record as audit
+from config.errors import InvalidInput
 from incidents.actors import Actor
 from incidents.ingest.applying import apply_normalized, count_repeats
 from incidents.ingest.payload import storable
@@ -48,11 +49,10 @@ def create_integration(
     hmac_secret: str = "",
     rate_limit_per_minute: int | None = None,
     severity_mapping: dict | None = None,
-    request=None,
 ) -> tuple[Integration, str]:
     """Create an integration and return it with its plaintext token, which is never stored."""
     if kind not in IntegrationKind.values:
-        raise ValueError(f"unknown integration kind {kind!r}: use {', '.join(IntegrationKind)}")
+        raise InvalidInput(f"unknown integration kind {kind!r}: use {', '.join(IntegrationKind)}")
     token = secrets.token_hex(TOKEN_BYTES)
     with transaction.atomic():
         integration = Integration.objects.create(
@@ -68,11 +68,9 @@ def create_integration(
         )
         audit(
             action="integration.created",
-            actor=actor.user_or_none,
-            actor_label=str(actor),
+            actor=actor,
             team=service.team,
             target=f"integration:{integration.pk}",
-            request=request,
             data={"kind": kind, "service": service.slug, "name": integration.name},
         )
     return integration, token
@@ -82,7 +80,7 @@ MAX_ROTATION_GRACE = timedelta(days=7)
 
 
 def rotate_integration_token(
-    *, integration: Integration, actor: Actor, grace: timedelta = timedelta(hours=24), request=None
+    *, integration: Integration, actor: Actor, grace: timedelta = timedelta(hours=24)
 ) -> tuple[Integration, str]:
     """Give the integration a new token; the old one keeps working for ``grace`` (at most 7 days).
 
@@ -90,7 +88,7 @@ def rotate_integration_token(
     within the grace period retires the older token at once: only one previous token is kept.
     """
     if not timedelta(0) <= grace <= MAX_ROTATION_GRACE:
-        raise ValueError("the grace period must be between 0 and 7 days")
+        raise InvalidInput("the grace period must be between 0 and 7 days")
     token = secrets.token_hex(TOKEN_BYTES)
     with transaction.atomic():
         integration = Integration.objects.select_for_update().get(pk=integration.pk)
@@ -107,11 +105,9 @@ def rotate_integration_token(
         )  # fmt: skip
         audit(
             action="integration.token_rotated",
-            actor=actor.user_or_none,
-            actor_label=str(actor),
+            actor=actor,
             team=integration.service.team,
             target=f"integration:{integration.pk}",
-            request=request,
             data={"grace_seconds": int(grace.total_seconds())},
         )
     forget_cached_integrations()

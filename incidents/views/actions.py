@@ -14,12 +14,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
-from accounts import audit
 from accounts.permissions import Action, can
 from incidents import services
 from incidents.access import get_incident_for_user
 from incidents.actors import Actor
-from incidents.errors import DedupConflict, IncidentError, InvalidTransition
+from incidents.errors import IncidentError
 from incidents.forms import (
     AssignForm,
     MitigateForm,
@@ -98,7 +97,6 @@ ACTIONS: dict[str, Callable[[HttpRequest, Incident, Actor], Incident]] = {
     "note": _note,
     "escalate": _escalate,
 }
-AUDITED = {"acknowledge", "resolve", "reopen"}
 
 
 @login_required
@@ -117,21 +115,13 @@ def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             room_url,
         )
     try:
-        perform(request, incident, Actor.of_user(request.user))
+        # The service writes the timeline entry and, for acknowledge/resolve/reopen, the audit row.
+        perform(request, incident, Actor.of_request(request))
     except BadInput as exc:
         return refuse(request, f"Cannot {action} {incident.reference}: {exc}", 400, room_url)
-    except (InvalidTransition, DedupConflict) as exc:
-        return refuse(request, str(exc), 409, room_url)
     except IncidentError as exc:
-        return refuse(request, str(exc), 400, room_url)
-    if action in AUDITED:
-        audit.record(
-            action=f"incident.{action}",
-            actor=request.user,
-            team=incident.team,
-            target=incident.reference,
-            request=request,
-        )
+        # Back to the room with the message: the status comes from the error's class.
+        return refuse(request, str(exc), exc.status, room_url)
 
     incident = get_incident_for_user(request.user, pk)
     if not request.htmx:

@@ -43,7 +43,7 @@ def declare_incident(request: HttpRequest) -> HttpResponse:
                     title=data["title"],
                     severity=data["severity"],
                     summary=data["summary"],
-                    actor=Actor.of_user(request.user),
+                    actor=Actor.of_request(request),
                 )
             except IncidentError as exc:
                 form.add_error(None, str(exc))

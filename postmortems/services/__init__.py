@@ -12,6 +12,9 @@ from postmortems.services.followup import (
 from postmortems.services.whys import add_why, delete_why, edit_why, move_why, why_tree
 from postmortems.services.workflow import (
     EDITABLE_FIELDS,
+    check_editable,
+    edit_action,
+    may_edit,
     publish,
     return_to_draft,
     submit_for_review,
@@ -27,7 +30,10 @@ __all__ = [
     "create_draft",
     "delete_why",
     "draft_on_resolve",
+    "check_editable",
+    "edit_action",
     "edit_why",
+    "may_edit",
     "move_why",
     "publish",
     "remove_factor",

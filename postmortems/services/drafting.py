@@ -61,7 +61,7 @@ def _responders(incident: Incident) -> list:
 
 
 def create_draft(
-    *, incident: Incident, by=None, automatic: bool = False
+    *, incident: Incident, actor: Actor, automatic: bool = False
 ) -> tuple[PostMortem, bool]:
     """The incident's post-mortem, drafted now if it has none. Returns ``(postmortem, created)``.
 
@@ -82,13 +82,12 @@ def create_draft(
                 title=f"{incident.reference}: {incident.title}"[:255],
                 drafted_automatically=automatic,
                 summary=incident.summary,
-                created_by=by,
+                created_by=actor.user_or_none,
                 timeline_snapshot=_timeline_snapshot(incident),
                 alerts_snapshot=_alerts_snapshot(incident),
             )
             postmortem.responders.set(_responders(incident))
             refresh_search_document(postmortem.pk)
-            actor = Actor.of_user(by) if by is not None else Actor.system("post-mortems")
             incident_services.record(
                 incident=incident,
                 kind="postmortem_drafted",
@@ -106,5 +105,7 @@ def draft_on_resolve(*, incident_id: int) -> PostMortem | None:
     incident = Incident.objects.filter(pk=incident_id).first()
     if incident is None or incident.is_drill or incident.severity < AUTOMATIC_DRAFT_MIN_SEVERITY:
         return None
-    postmortem, _ = create_draft(incident=incident, automatic=True)
+    postmortem, _ = create_draft(
+        incident=incident, actor=Actor.system("post-mortems"), automatic=True
+    )
     return postmortem

@@ -1,2 +1,5 @@
-class PostmortemError(ValueError):
-    """A post-mortem request that cannot be carried out; the message says why."""
+from config.errors import Conflict
+
+
+class PostmortemError(Conflict):
+    """A post-mortem request that the post-mortem's state refuses; the message says why (409)."""

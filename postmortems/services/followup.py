@@ -7,6 +7,7 @@ from datetime import date
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.actors import Actor
 from accounts.permissions import Action, can
 from postmortems.models import (
     CATEGORY_OF,
@@ -18,15 +19,15 @@ from postmortems.models import (
 )
 from postmortems.search import refresh_search_document
 from postmortems.services.errors import PostmortemError
-from postmortems.services.workflow import check_can_edit
+from postmortems.services.workflow import check_editable
 
 
 @transaction.atomic
 def add_factor(
-    *, postmortem: PostMortem, by, factor: str, description: str = ""
+    *, postmortem: PostMortem, actor: Actor, factor: str, description: str = ""
 ) -> ContributingFactor:
     postmortem = PostMortem.objects.select_for_update().get(pk=postmortem.pk)
-    check_can_edit(postmortem, by)
+    check_editable(postmortem)
     if factor not in CATEGORY_OF:
         raise PostmortemError(f"unknown contributing factor {factor!r}")
     created = ContributingFactor.objects.create(
@@ -40,9 +41,9 @@ def add_factor(
 
 
 @transaction.atomic
-def remove_factor(*, factor: ContributingFactor, by) -> None:
+def remove_factor(*, factor: ContributingFactor, actor: Actor) -> None:
     postmortem = PostMortem.objects.select_for_update().get(pk=factor.postmortem_id)
-    check_can_edit(postmortem, by)
+    check_editable(postmortem)
     factor.delete()
     refresh_search_document(postmortem.pk)
 
@@ -61,7 +62,7 @@ def _check_priority(priority: int) -> int:
 def add_action_item(
     *,
     postmortem: PostMortem,
-    by,
+    actor: Actor,
     title: str,
     owner=None,
     due_date: date | None = None,
@@ -83,7 +84,7 @@ def add_action_item(
 
 
 @transaction.atomic
-def update_action_item(*, item: ActionItem, by, changes: dict) -> ActionItem:
+def update_action_item(*, item: ActionItem, actor: Actor, changes: dict) -> ActionItem:
     item = ActionItem.objects.select_for_update().select_related("postmortem").get(pk=item.pk)
     allowed = {"title", "owner", "due_date", "priority", "status", "link"}
     unknown = set(changes) - allowed

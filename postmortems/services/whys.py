@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import F, Max
 
+from accounts.actors import Actor
 from postmortems.models import PostMortem, WhyNode
 from postmortems.search import refresh_search_document
 from postmortems.services.errors import PostmortemError
-from postmortems.services.workflow import check_can_edit
+from postmortems.services.workflow import check_editable
 
 MAX_DEPTH = 20
 MAX_NODES = 200
@@ -60,7 +61,7 @@ def _clean_question(question: str) -> str:
 def add_why(
     *,
     postmortem: PostMortem,
-    by,
+    actor: Actor,
     question: str,
     answer: str = "",
     parent: WhyNode | None = None,
@@ -68,7 +69,7 @@ def add_why(
 ) -> WhyNode:
     """Add a node as the last child of ``parent``, right after ``sibling_of``, or as a new root."""
     postmortem = PostMortem.objects.select_for_update().get(pk=postmortem.pk)
-    check_can_edit(postmortem, by)
+    check_editable(postmortem)
     question = _clean_question(question)
     if postmortem.whys.count() >= MAX_NODES:
         raise PostmortemError(f"a 5-Why tree holds at most {MAX_NODES} nodes")
@@ -100,9 +101,11 @@ def add_why(
 
 
 @transaction.atomic
-def edit_why(*, node: WhyNode, by, question: str, answer: str, is_root_cause: bool) -> WhyNode:
+def edit_why(
+    *, node: WhyNode, actor: Actor, question: str, answer: str, is_root_cause: bool
+) -> WhyNode:
     postmortem = PostMortem.objects.select_for_update().get(pk=node.postmortem_id)
-    check_can_edit(postmortem, by)
+    check_editable(postmortem)
     node = WhyNode.objects.get(pk=node.pk)
     node.question = _clean_question(question)
     node.answer = (answer or "").strip()
@@ -113,12 +116,12 @@ def edit_why(*, node: WhyNode, by, question: str, answer: str, is_root_cause: bo
 
 
 @transaction.atomic
-def move_why(*, node: WhyNode, by, direction: str) -> WhyNode:
+def move_why(*, node: WhyNode, actor: Actor, direction: str) -> WhyNode:
     """Swap the node with its previous ("up") or next ("down") sibling."""
     if direction not in ("up", "down"):
         raise PostmortemError("direction must be up or down")
     postmortem = PostMortem.objects.select_for_update().get(pk=node.postmortem_id)
-    check_can_edit(postmortem, by)
+    check_editable(postmortem)
     siblings = list(
         WhyNode.objects.filter(postmortem=postmortem, parent_id=node.parent_id).order_by(
             "position", "id"
@@ -138,9 +141,9 @@ def move_why(*, node: WhyNode, by, direction: str) -> WhyNode:
 
 
 @transaction.atomic
-def delete_why(*, node: WhyNode, by) -> None:
+def delete_why(*, node: WhyNode, actor: Actor) -> None:
     """Delete the node and its whole subtree."""
     postmortem = PostMortem.objects.select_for_update().get(pk=node.postmortem_id)
-    check_can_edit(postmortem, by)
+    check_editable(postmortem)
     WhyNode.objects.filter(pk=node.pk).delete()
     refresh_search_document(postmortem.pk)

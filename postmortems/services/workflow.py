@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import audit
 from accounts.permissions import Action, can
 from incidents import services as incident_services
 from incidents.actors import Actor
@@ -31,25 +32,40 @@ def _locked(postmortem: PostMortem) -> PostMortem:
     return PostMortem.objects.select_for_update().select_related("incident").get(pk=postmortem.pk)
 
 
-def check_can_edit(postmortem: PostMortem, user) -> None:
-    """Drafts are edited by responders, post-mortems in review by managers, published by nobody."""
+def edit_action(postmortem: PostMortem) -> Action:
+    """The role views and the API require to edit the text, 5 Whys and factors: drafts are
+    edited by responders, post-mortems in review by managers (published ones by nobody, which
+    ``check_editable`` refuses whatever the role)."""
+    return Action.CONFIGURE if postmortem.status == Status.IN_REVIEW else Action.RESPOND
+
+
+def may_edit(postmortem: PostMortem, user) -> bool:
+    return postmortem.status != Status.PUBLISHED and can(
+        user, postmortem.team_id, edit_action(postmortem)
+    )
+
+
+def check_editable(postmortem: PostMortem) -> None:
+    """State check of every edit (the caller holds the row lock): published is read-only."""
     if postmortem.status == Status.PUBLISHED:
         raise PostmortemError("a published post-mortem is read-only (action items stay editable)")
-    needed = Action.RESPOND if postmortem.status == Status.DRAFT else Action.CONFIGURE
-    if not can(user, postmortem.team_id, needed):
-        from django.core.exceptions import PermissionDenied
 
-        raise PermissionDenied(
-            "only managers edit a post-mortem in review"
-            if needed == Action.CONFIGURE
-            else "responders and above edit drafts"
-        )
+
+def _audit(postmortem: PostMortem, action: str, actor: Actor) -> None:
+    audit.record(
+        action=f"postmortem.{action}",
+        actor=actor,
+        team=postmortem.team_id,
+        target=f"post-mortem {postmortem.pk}: {postmortem.title}",
+        data={"postmortem_id": postmortem.pk, "incident_id": postmortem.incident_id},
+    )
 
 
 @transaction.atomic
-def update_postmortem(*, postmortem: PostMortem, by, changes: dict) -> PostMortem:
+def update_postmortem(*, postmortem: PostMortem, actor: Actor, changes: dict) -> PostMortem:
+    """Edit the text fields. The caller checked the role (``edit_action``); this checks state."""
     postmortem = _locked(postmortem)
-    check_can_edit(postmortem, by)
+    check_editable(postmortem)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise PostmortemError(f"cannot edit {', '.join(sorted(unknown))}")
@@ -81,24 +97,25 @@ def _transition(postmortem: PostMortem, *, allowed, new_status: str, verb: str) 
 
 
 @transaction.atomic
-def submit_for_review(*, postmortem: PostMortem, by) -> PostMortem:
+def submit_for_review(*, postmortem: PostMortem, actor: Actor) -> PostMortem:
     postmortem = _locked(postmortem)
     _transition(postmortem, allowed=(Status.DRAFT,), new_status=Status.IN_REVIEW, verb="submit")
     postmortem.submitted_at = timezone.now()
-    postmortem.submitted_by = by
+    postmortem.submitted_by = actor.user_or_none
     postmortem.save(update_fields=["status", "submitted_at", "submitted_by", "updated_at"])
     incident_services.record(
         incident=postmortem.incident,
         kind="postmortem_submitted",
-        actor=Actor.of_user(by),
-        message=f"Post-mortem submitted for review by {by}",
+        actor=actor,
+        message=f"Post-mortem submitted for review by {actor}",
         data={"postmortem_id": postmortem.pk},
     )
+    _audit(postmortem, "submitted", actor)
     return postmortem
 
 
 @transaction.atomic
-def return_to_draft(*, postmortem: PostMortem, by, note: str = "") -> PostMortem:
+def return_to_draft(*, postmortem: PostMortem, actor: Actor, note: str = "") -> PostMortem:
     postmortem = _locked(postmortem)
     _transition(postmortem, allowed=(Status.IN_REVIEW,), new_status=Status.DRAFT, verb="return")
     postmortem.review_note = note.strip()
@@ -106,16 +123,17 @@ def return_to_draft(*, postmortem: PostMortem, by, note: str = "") -> PostMortem
     incident_services.record(
         incident=postmortem.incident,
         kind="postmortem_returned",
-        actor=Actor.of_user(by),
-        message=f"Post-mortem returned to draft by {by}"
+        actor=actor,
+        message=f"Post-mortem returned to draft by {actor}"
         + (f": {note.strip()}" if note.strip() else ""),
         data={"postmortem_id": postmortem.pk},
     )
+    _audit(postmortem, "returned", actor)
     return postmortem
 
 
 @transaction.atomic
-def publish(*, postmortem: PostMortem, by) -> PostMortem:
+def publish(*, postmortem: PostMortem, actor: Actor) -> PostMortem:
     """A manager approves: in review -> published. Refused while no 5-Why node is a root cause."""
     postmortem = _locked(postmortem)
     _transition(
@@ -135,13 +153,14 @@ def publish(*, postmortem: PostMortem, by) -> PostMortem:
             "time is not known yet"
         )
     postmortem.published_at = timezone.now()
-    postmortem.published_by = by
+    postmortem.published_by = actor.user_or_none
     postmortem.save(update_fields=["status", "published_at", "published_by", "updated_at"])
     incident_services.record(
         incident=postmortem.incident,
         kind="postmortem_published",
-        actor=Actor.of_user(by),
-        message=f"Post-mortem published by {by}",
+        actor=actor,
+        message=f"Post-mortem published by {actor}",
         data={"postmortem_id": postmortem.pk},
     )
+    _audit(postmortem, "published", actor)
     return postmortem

@@ -11,18 +11,29 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
+from accounts.actors import Actor
 from accounts.models import Team
+from config.errors import InvalidInput
 from incidents.models import Service
 from runbooks.models import Runbook, RunbookRevision, RunbookStep
 from runbooks.search import refresh_search_document
 
 
-class RunbookError(ValueError):
-    """A runbook request that cannot be carried out; the message says why."""
+class RunbookError(InvalidInput):
+    """A runbook request that cannot be carried out; the message says why (400)."""
 
 
 class RunbookConflict(RunbookError):
-    """The request clashes with work in flight (an action already running)."""
+    """The request clashes with work in flight (an action already running): 409."""
+
+    status, code = 409, "conflict"
+
+
+class UnknownRunbook(RunbookError):
+    """A step or runbook that is not part of what the request names (another runbook's step,
+    another team's runbook): 404, like any object the caller cannot see."""
+
+    status, code = 404, "not_found"
 
 
 @dataclass
@@ -176,35 +187,34 @@ def _apply(runbook: Runbook, data: RunbookInput, services: list[Service]) -> Non
     runbook.review_interval_days = data.review_interval_days
 
 
-def _revise(runbook: Runbook, by, note: str) -> RunbookRevision:
+def _revise(runbook: Runbook, actor: Actor, note: str) -> RunbookRevision:
     runbook = Runbook.objects.prefetch_related("services", "steps").get(pk=runbook.pk)
     return RunbookRevision.objects.create(
         runbook=runbook,
         number=runbook.version,
-        author=by,
+        author=actor.user_or_none,
         note=note[:200],
         content=runbook_as_text(runbook),
     )
 
 
 @transaction.atomic
-def create_runbook(*, team: Team, data: RunbookInput, by, request=None) -> Runbook:
+def create_runbook(*, team: Team, data: RunbookInput, actor: Actor) -> Runbook:
     services = _validate(team, data)
     now = timezone.now()
-    runbook = Runbook(team=team, updated_by=by, version=1)
+    runbook = Runbook(team=team, updated_by=actor.user_or_none, version=1)
     _apply(runbook, data, services)
     runbook.next_review_at = runbook.review_due_from(now)
     runbook.save()
     runbook.services.set(services)
     _write_steps(runbook, data.steps)
     refresh_search_document(runbook.pk)
-    _revise(runbook, by, "created")
+    _revise(runbook, actor, "created")
     audit.record(
-        action="runbook.create",
-        actor=by,
+        action="runbook.created",
+        actor=actor,
         team=team,
         target=f"runbook {runbook.pk}: {runbook.title}",
-        request=request,
         data={"runbook_id": runbook.pk, "version": 1},
     )
     return runbook
@@ -212,7 +222,7 @@ def create_runbook(*, team: Team, data: RunbookInput, by, request=None) -> Runbo
 
 @transaction.atomic
 def update_runbook(
-    *, runbook: Runbook, data: RunbookInput, by, note: str = "", request=None
+    *, runbook: Runbook, data: RunbookInput, actor: Actor, note: str = ""
 ) -> Runbook:
     runbook = Runbook.objects.select_for_update().get(pk=runbook.pk)
     services = _validate(runbook.team, data)
@@ -222,7 +232,7 @@ def update_runbook(
     _apply(runbook, data, services)
     reviewed = runbook.last_reviewed_at or runbook.created_at
     runbook.next_review_at = runbook.review_due_from(reviewed)
-    runbook.updated_by = by
+    runbook.updated_by = actor.user_or_none
     runbook.save()
     runbook.services.set(services)
     _write_steps(runbook, data.steps)
@@ -234,33 +244,31 @@ def update_runbook(
     runbook.version += 1
     runbook.save(update_fields=["version"])
     refresh_search_document(runbook.pk)
-    _revise(runbook, by, note or "edited")
+    _revise(runbook, actor, note or "edited")
     audit.record(
-        action="runbook.update",
-        actor=by,
-        team=runbook.team,
+        action="runbook.updated",
+        actor=actor,
+        team=runbook.team_id,
         target=f"runbook {runbook.pk}: {runbook.title}",
-        request=request,
         data={"runbook_id": runbook.pk, "version": runbook.version},
     )
     return runbook
 
 
 @transaction.atomic
-def mark_reviewed(*, runbook: Runbook, by, request=None) -> Runbook:
+def mark_reviewed(*, runbook: Runbook, actor: Actor) -> Runbook:
     """The quarterly review: someone read the runbook and confirmed it still holds."""
     runbook = Runbook.objects.select_for_update().get(pk=runbook.pk)
     now = timezone.now()
     runbook.last_reviewed_at = now
-    runbook.last_reviewed_by = by
+    runbook.last_reviewed_by = actor.user_or_none
     runbook.next_review_at = runbook.review_due_from(now)
     runbook.save(update_fields=["last_reviewed_at", "last_reviewed_by", "next_review_at"])
     audit.record(
-        action="runbook.review",
-        actor=by,
-        team=runbook.team,
+        action="runbook.reviewed",
+        actor=actor,
+        team=runbook.team_id,
         target=f"runbook {runbook.pk}: {runbook.title}",
-        request=request,
         data={"runbook_id": runbook.pk, "next_review_at": runbook.next_review_at.isoformat()},
     )
     return runbook

@@ -11,6 +11,7 @@ from incidents import services as incident_services
 from incidents.actors import Actor
 from incidents.models import Incident
 from runbooks.models import ActionRun, AttachReason, Runbook, RunbookRun
+from runbooks.services.editing import UnknownRunbook
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,10 @@ def attach_matching_runbooks(*, incident_id: int) -> list[RunbookRun]:
     for runbook in candidates:
         if runbook_matches(runbook, incident, labels):
             run, created = attach_runbook(
-                incident=incident, runbook=runbook, reason=AttachReason.MATCHED, by=None
+                incident=incident,
+                runbook=runbook,
+                reason=AttachReason.MATCHED,
+                actor=Actor.system("runbook matcher"),
             )
             if created:
                 attached.append(run)
@@ -108,7 +112,7 @@ def attach_matching_runbooks(*, incident_id: int) -> list[RunbookRun]:
 
 
 def attach_runbook(
-    *, incident: Incident, runbook: Runbook, reason: str, by=None
+    *, incident: Incident, runbook: Runbook, reason: str, actor: Actor
 ) -> tuple[RunbookRun, bool]:
     """Attach a runbook to an incident once; steps flagged to run automatically are queued.
 
@@ -116,16 +120,15 @@ def attach_runbook(
     concurrent callers; the loser re-reads the winner's row.
     """
     if runbook.team_id != incident.team_id:
-        raise ValueError("a runbook attaches only to incidents of its own team")
+        raise UnknownRunbook("a runbook attaches only to incidents of its own team")
     existing = RunbookRun.objects.filter(incident=incident, runbook=runbook).first()
     if existing is not None:
         return existing, False
     try:
         with transaction.atomic():
             run = RunbookRun.objects.create(
-                incident=incident, runbook=runbook, reason=reason, attached_by=by
+                incident=incident, runbook=runbook, reason=reason, attached_by=actor.user_or_none
             )
-            actor = Actor.of_user(by) if by is not None else Actor.system("runbook matcher")
             how = "matched" if reason == AttachReason.MATCHED else f"attached by {actor}"
             incident_services.record(
                 incident=incident,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,7 +13,7 @@ from incidents import outbound
 from incidents import services as incident_services
 from incidents.actors import Actor
 from runbooks.models import ActionRun, ActionState, RunbookRun, RunbookStep, StepCheck
-from runbooks.services.editing import RunbookConflict, RunbookError
+from runbooks.services.editing import RunbookConflict, RunbookError, UnknownRunbook
 from runbooks.services.matching import _enqueue_on_commit, enqueue_action_run, labels_for
 
 # A pending action not picked up after this long is re-enqueued (the broker may have lost it).
@@ -27,7 +26,7 @@ def _step_of(run: RunbookRun, step: RunbookStep | int) -> RunbookStep:
     step_id = step.pk if isinstance(step, RunbookStep) else step
     found = RunbookStep.objects.filter(pk=step_id, runbook_id=run.runbook_id).first()
     if found is None:
-        raise RunbookError("that step does not belong to this runbook")
+        raise UnknownRunbook(f"step {step_id} does not belong to runbook “{run.runbook.title}”")
     return found
 
 
@@ -36,7 +35,7 @@ def _step_label(step: RunbookStep) -> str:
 
 
 @transaction.atomic
-def tick_step(*, run: RunbookRun, step: RunbookStep | int, by) -> StepCheck:
+def tick_step(*, run: RunbookRun, step: RunbookStep | int, actor: Actor) -> StepCheck:
     """Tick a step off (who, when) and note it in the incident timeline. Ticking twice is a no-op."""
     run = (
         RunbookRun.objects.select_for_update().select_related("incident", "runbook").get(pk=run.pk)
@@ -45,11 +44,11 @@ def tick_step(*, run: RunbookRun, step: RunbookStep | int, by) -> StepCheck:
     existing = StepCheck.objects.filter(run=run, step=step).first()
     if existing is not None:
         return existing
-    check = StepCheck.objects.create(run=run, step=step, checked_by=by)
+    check = StepCheck.objects.create(run=run, step=step, checked_by=actor.user_or_none)
     incident_services.record(
         incident=run.incident,
         kind="runbook_step_checked",
-        actor=Actor.of_user(by),
+        actor=actor,
         message=f"Step {step.position} “{step.title}” of “{run.runbook.title}” done",
         data={"runbook_id": run.runbook_id, "run_id": run.pk, "step_id": step.pk},
     )
@@ -57,7 +56,7 @@ def tick_step(*, run: RunbookRun, step: RunbookStep | int, by) -> StepCheck:
 
 
 @transaction.atomic
-def untick_step(*, run: RunbookRun, step: RunbookStep | int, by) -> None:
+def untick_step(*, run: RunbookRun, step: RunbookStep | int, actor: Actor) -> None:
     run = (
         RunbookRun.objects.select_for_update().select_related("incident", "runbook").get(pk=run.pk)
     )
@@ -67,78 +66,47 @@ def untick_step(*, run: RunbookRun, step: RunbookStep | int, by) -> None:
         incident_services.record(
             incident=run.incident,
             kind="runbook_step_unchecked",
-            actor=Actor.of_user(by),
+            actor=actor,
             message=f"Step {step.position} “{step.title}” of “{run.runbook.title}” unticked",
             data={"runbook_id": run.runbook_id, "run_id": run.pk, "step_id": step.pk},
         )
 
 
-def request_action(*, run: RunbookRun, step: RunbookStep | int, by) -> ActionRun:
+def request_action(*, run: RunbookRun, step: RunbookStep | int, actor: Actor) -> ActionRun:
     """Queue a step's automated action (the one-click button). Refused while one is in flight."""
     step = _step_of(run, step)
     if not step.has_action:
         raise RunbookError(f"{_step_label(step)} has no automated action")
     try:
         with transaction.atomic():
-            action_run = ActionRun.objects.create(run=run, step=step, requested_by=by)
+            action_run = ActionRun.objects.create(
+                run=run, step=step, requested_by=actor.user_or_none
+            )
             _enqueue_on_commit(action_run.pk)
     except IntegrityError:
         raise RunbookConflict(f"the action of {_step_label(step)} is already running") from None
     return action_run
 
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.\-]*)\s*\}\}")
-
-
-def _lookup(context: dict, path: str):
-    value = context
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return ""
-        value = value[part]
-    return value
-
-
-def _fill(value, context: dict):
-    if isinstance(value, str):
-        whole = _PLACEHOLDER.fullmatch(value.strip())
-        if whole:  # "{{ incident.severity }}" keeps its type (a number stays a number)
-            return _lookup(context, whole.group(1))
-        return _PLACEHOLDER.sub(lambda m: str(_lookup(context, m.group(1))), value)
-    if isinstance(value, list):
-        return [_fill(v, context) for v in value]
-    if isinstance(value, dict):
-        return {k: _fill(v, context) for k, v in value.items()}
-    return value
-
-
 def render_action_payload(action_run: ActionRun) -> dict:
     """The JSON body of an action: the step's template filled from the incident.
 
-    Placeholders are substituted inside parsed JSON strings, never into the JSON text, so an
-    incident title with quotes cannot change the structure of the body.
+    Filled by ``incidents.outbound.fill_json_template`` (the one template language: ``{{ path }}``
+    with ``$name`` aliases), inside parsed JSON strings, so an incident title with quotes cannot
+    change the structure of the body.
     """
     run = action_run.run
     incident = run.incident
     step = action_run.step
     context = {
-        "incident": {
-            "id": incident.pk,
-            "reference": incident.reference,
-            "title": incident.title,
-            "severity": incident.severity,
-            "status": incident.status,
-            "dedup_key": incident.dedup_key,
-            "url": f"{settings.BASE_URL}/incidents/{incident.pk}/",
-        },
-        "service": {"name": incident.service.name, "slug": incident.service.slug},
+        **outbound.incident_template_context(incident),
         "runbook": {"id": run.runbook_id, "title": run.runbook.title},
         "step": {"id": step.pk, "position": step.position, "title": step.title},
         "labels": labels_for(incident),
         "action_run_id": action_run.pk,
     }
     if step.action_body.strip():
-        return _fill(json.loads(step.action_body), context)
+        return outbound.fill_json_template(json.loads(step.action_body), context)
     return {"event": "vigil.runbook_action", **context}
 
 

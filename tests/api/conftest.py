@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.tokens import create_token
+from incidents.actors import Actor
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +23,11 @@ def make_client(db):
 
     def make(user, *, read_only: bool = False, expires_in_days: int | None = None) -> APIClient:
         issued = create_token(
-            user=user, name="test", read_only=read_only, expires_in_days=expires_in_days
+            user=user,
+            actor=Actor.of_user(user),
+            name="test",
+            read_only=read_only,
+            expires_in_days=expires_in_days,
         )
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.plaintext}")

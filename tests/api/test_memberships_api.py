@@ -1,6 +1,7 @@
 import pytest
 
 from accounts.models import AuditLog, Membership, Role
+from incidents.actors import Actor
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,8 @@ def test_members_of_my_teams_are_listed_with_role_names(
 
 def test_team_admin_changes_a_role_with_an_audit_row(make_client, team_admin, responder, team):
     membership = Membership.objects.get(user=responder, team=team)
-    response = make_client(team_admin).patch(
+    client = make_client(team_admin)
+    response = client.patch(
         url(membership), {"role": "manager"}, format="json", REMOTE_ADDR="10.9.8.7"
     )
     assert response.status_code == 200 and response.json()["role"] == "manager"
@@ -28,7 +30,12 @@ def test_team_admin_changes_a_role_with_an_audit_row(make_client, team_admin, re
     assert membership.role == Role.MANAGER
     row = AuditLog.objects.get(action="membership.role_changed")
     assert row.actor == team_admin and row.team == team and row.ip_address == "10.9.8.7"
-    assert row.data == {"user_id": responder.pk, "old": "responder", "new": "manager"}
+    assert row.data == {
+        "user_id": responder.pk,
+        "old": "responder",
+        "new": "manager",
+        "token": client.token.prefix,  # which token did it, never the secret
+    }
 
 
 def test_role_changes_need_admin_and_a_writable_token(
@@ -92,7 +99,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin():
     def demote(membership, by):
         try:
             barrier.wait()
-            change_role(membership=membership, role=Role.VIEWER, by=by)
+            change_role(membership=membership, role=Role.VIEWER, actor=Actor.of_user(by))
             outcomes.append("ok")
         except MembershipError:
             outcomes.append("refused")

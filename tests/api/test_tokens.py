@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, AuditLog
 from accounts.tokens import create_token, find_active_token, revoke_token
+from incidents.actors import Actor
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ def bearer(plaintext):
 
 
 def test_token_is_typed_and_stored_only_as_prefix_and_hmac(responder):
-    issued = create_token(user=responder, name="ci")
+    issued = create_token(user=responder, actor=Actor.of_user(responder), name="ci")
     assert issued.plaintext.startswith("vgl_")
     token = ApiToken.objects.get()
     assert issued.plaintext.startswith(token.prefix + "_")
@@ -35,8 +36,8 @@ def test_plaintext_is_in_no_text_column_of_any_table(responder, make_client, tea
     client = make_client(responder)
     # Use it (last_used_at, audit rows) and revoke another, so every code path wrote its rows.
     assert client.get("/api/v1/incidents/").status_code == 200
-    other = create_token(user=responder, name="second")
-    revoke_token(token=other.token, by=responder)
+    other = create_token(user=responder, actor=Actor.of_user(responder), name="second")
+    revoke_token(token=other.token, actor=Actor.of_user(responder))
     secrets = [client.plaintext, client.plaintext.split("_", 2)[2], other.plaintext]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -74,7 +75,7 @@ def test_valid_token_authenticates_as_its_user(responder, make_client):
     ],
 )
 def test_bad_tokens_answer_401_in_the_error_shape(responder, header):
-    create_token(user=responder, name="ci")
+    create_token(user=responder, actor=Actor.of_user(responder), name="ci")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=header)
     response = client.get("/api/v1/incidents/")
@@ -84,7 +85,7 @@ def test_bad_tokens_answer_401_in_the_error_shape(responder, header):
 
 
 def test_tampered_secret_with_right_prefix_is_refused(responder):
-    issued = create_token(user=responder, name="ci")
+    issued = create_token(user=responder, actor=Actor.of_user(responder), name="ci")
     tampered = issued.plaintext[:-1] + ("A" if issued.plaintext[-1] != "A" else "B")
     assert bearer(tampered).get("/api/v1/me/").status_code == 401
     assert bearer(issued.plaintext).get("/api/v1/me/").status_code == 200
@@ -99,7 +100,7 @@ def test_anonymous_gets_401(anon):
 def test_revoked_token_fails_on_the_next_request_and_is_audited(responder, make_client):
     client = make_client(responder)
     assert client.get("/api/v1/me/").status_code == 200
-    revoke_token(token=client.token, by=responder)
+    revoke_token(token=client.token, actor=Actor.of_user(responder))
     assert client.get("/api/v1/me/").status_code == 401
     row = AuditLog.objects.get(action="api_token.revoked")
     assert row.actor == responder and client.token.prefix in row.target
@@ -137,7 +138,7 @@ def test_last_used_is_written_at_most_once_a_minute(responder, make_client):
 
 
 def test_old_secret_key_in_fallbacks_keeps_tokens_valid(responder, settings):
-    issued = create_token(user=responder, name="ci")
+    issued = create_token(user=responder, actor=Actor.of_user(responder), name="ci")
     old = settings.SECRET_KEY
     settings.SECRET_KEY = "a-new-key-" + "x" * 50
     assert find_active_token(issued.plaintext) is None
@@ -146,7 +147,13 @@ def test_old_secret_key_in_fallbacks_keeps_tokens_valid(responder, settings):
 
 
 def test_create_is_audited_without_the_secret(responder):
-    issued = create_token(user=responder, name="ci", read_only=True, expires_in_days=30)
+    issued = create_token(
+        user=responder,
+        actor=Actor.of_user(responder),
+        name="ci",
+        read_only=True,
+        expires_in_days=30,
+    )
     row = AuditLog.objects.get(action="api_token.created")
     assert row.actor == responder
     assert row.data["read_only"] is True and row.data["expires_at"]
@@ -225,7 +232,7 @@ def test_token_page_refuses_a_nameless_token(client, responder):
 
 
 def test_revoking_someone_elses_token_is_404_and_get_is_405(client, responder, outsider):
-    issued = create_token(user=outsider, name="theirs")
+    issued = create_token(user=outsider, actor=Actor.of_user(outsider), name="theirs")
     client.force_login(responder)
     assert client.get(f"/account/tokens/{issued.token.pk}/revoke/").status_code == 405
     assert client.post(f"/account/tokens/{issued.token.pk}/revoke/").status_code == 404

@@ -144,10 +144,15 @@ def test_monitor_page_lists_probes_and_heartbeats(client, viewer, service, outsi
 
 def test_bearer_token_reads_and_a_read_only_one_cannot_write(client, manager, service):
     from accounts.tokens import create_token
+    from incidents.actors import Actor
 
     probe = ProbeFactory(service=service)
-    writable = create_token(user=manager, name="ci", read_only=False, expires_in_days=30)
-    read_only = create_token(user=manager, name="ro", read_only=True, expires_in_days=30)
+    writable = create_token(
+        user=manager, actor=Actor.of_user(manager), name="ci", read_only=False, expires_in_days=30
+    )
+    read_only = create_token(
+        user=manager, actor=Actor.of_user(manager), name="ro", read_only=True, expires_in_days=30
+    )
     auth = {"HTTP_AUTHORIZATION": f"Bearer {read_only.plaintext}"}
     assert client.get(f"/api/v1/probes/{probe.pk}/", **auth).status_code == 200
     assert client.post(f"/api/v1/probes/{probe.pk}/pause/", **auth).status_code == 403

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
+from incidents.actors import Actor
 from incidents.models import Incident, Source, Status
 from monitoring import services
 from monitoring.models import HeartbeatPing, PingKind, ProbeState
@@ -134,7 +135,7 @@ def test_ping_needs_no_csrf_token(heartbeat):
 
 def test_paused_heartbeat_is_not_swept_and_next_ping_resumes_it(client, heartbeat):
     client.get(f"/ping/{heartbeat.uuid}")
-    services.pause_heartbeat(heartbeat=heartbeat)
+    services.pause_heartbeat(heartbeat=heartbeat, actor=Actor.system("tests"))
     with freeze_time(timezone.now() + timedelta(days=3)):
         assert services.sweep_overdue_heartbeats() == []
         client.get(f"/ping/{heartbeat.uuid}")

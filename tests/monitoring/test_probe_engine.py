@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from incidents.actors import Actor
 from incidents.models import Incident, Source, Status
 from monitoring import engine
 from monitoring.models import ErrorCategory, ProbeResult, ProbeState
@@ -176,11 +177,11 @@ def test_paused_probe_is_neither_claimed_nor_run(target, service):
     from monitoring import services
 
     probe = ProbeFactory(service=service, url=target.url)
-    services.pause_probe(probe=probe)
+    services.pause_probe(probe=probe, actor=Actor.system("tests"))
     assert engine.claim_due_probes(now=timezone.now(), limit=100) == []
     engine.run_batch([probe.pk], claimed_at=timezone.now())
     assert target.hits == 0
-    probe = services.resume_probe(probe=probe)
+    probe = services.resume_probe(probe=probe, actor=Actor.system("tests"))
     assert probe.state == ProbeState.NEW
     assert engine.claim_due_probes(now=timezone.now(), limit=100) == [probe.pk]
 

@@ -13,8 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from accounts.models import Role
-from incidents import services as incident_services
-from incidents.actors import Actor
+from tests import factories
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from tests.oncall.factories import (
     AutomatedActionFactory,
@@ -151,17 +150,11 @@ def ladder(team, service, receiver):
 
 
 @pytest.fixture
-def open_incident(django_capture_on_commit_callbacks):
+def open_incident(db):
     """Open an incident through the core, running its after-commit events (escalation starts)."""
 
-    def opener(service, severity=3, title="Sales avatar silent", **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            incident, created = incident_services.open_incident(
-                service=service, title=title, severity=severity, actor=Actor.system("test"),
-                **kwargs,
-            )  # fmt: skip
-        assert created
-        return incident
+    def opener(service, severity=3, **kwargs):
+        return factories.open_incident(service, severity=severity, run_events=True, **kwargs)
 
     return opener
 

@@ -45,7 +45,7 @@ def test_get_confirms_without_changing_anything_and_post_acknowledges_as_the_rec
     assert incident.acknowledged_by == responder
     entry = incident.timeline.get(kind="acknowledged")
     assert entry.actor_user == responder
-    audit = AuditLog.objects.get(action="incident.acknowledge_by_link")
+    audit = AuditLog.objects.get(action="incident.acknowledged")
     assert audit.actor == responder and audit.target == incident.reference
 
 

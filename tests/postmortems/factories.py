@@ -34,5 +34,5 @@ def resolved_incident(service, user, *, severity=4, ack=5, mitigate=20, resolve=
 
 def draft_for(service, user, **kwargs):
     incident = resolved_incident(service, user, **kwargs)
-    postmortem, _ = create_draft(incident=incident, by=user)
+    postmortem, _ = create_draft(incident=incident, actor=Actor.of_user(user))
     return postmortem

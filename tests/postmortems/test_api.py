@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from incidents.actors import Actor
 from postmortems.models import ActionItem, Status
 from postmortems.services import add_why, edit_why
 from tests.postmortems.factories import draft_for
@@ -35,12 +36,14 @@ def test_workflow_over_the_api(postmortem, responder, manager, viewer):
     assert api(viewer).patch(base, {"summary": "x"}, format="json").status_code == 403
     response = api(responder).patch(base, {"summary": "Replies stopped"}, format="json")
     assert response.status_code == 200 and response.json()["summary"] == "Replies stopped"
-    node = add_why(postmortem=postmortem, by=responder, question="Why?")
+    node = add_why(postmortem=postmortem, actor=Actor.of_user(responder), question="Why?")
     assert api(responder).post(base + "submit/").status_code == 200
     assert api(responder).post(base + "publish/").status_code == 403
     refused = api(manager).post(base + "publish/")
     assert refused.status_code == 409 and "root cause" in refused.json()["error"]["message"]
-    edit_why(node=node, by=manager, question="Why?", answer="quota", is_root_cause=True)
+    edit_why(
+        node=node, actor=Actor.of_user(manager), question="Why?", answer="quota", is_root_cause=True
+    )
     assert api(manager).post(base + "publish/").json()["status"] == Status.PUBLISHED
     assert api(manager).patch(base, {"summary": "late edit"}, format="json").status_code == 409
 

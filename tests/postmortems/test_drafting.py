@@ -72,10 +72,10 @@ def test_manual_draft_for_low_severity_collects_every_responder(service, respond
     other = UserFactory()
     incident = resolved_incident(service, responder, severity=1)
     incident_services.add_note(incident=incident, actor=Actor.of_user(other), text="looking")
-    postmortem, created = create_draft(incident=incident, by=responder)
+    postmortem, created = create_draft(incident=incident, actor=Actor.of_user(responder))
     assert created and not postmortem.drafted_automatically
     assert set(postmortem.responders.all()) == {responder, other}
-    again, created_again = create_draft(incident=incident, by=responder)
+    again, created_again = create_draft(incident=incident, actor=Actor.of_user(responder))
     assert again == postmortem and not created_again
 
 
@@ -88,7 +88,7 @@ def test_concurrent_drafts_create_one_post_mortem(service, responder):
     def draft():
         try:
             barrier.wait()
-            results.append(create_draft(incident=incident, by=responder))
+            results.append(create_draft(incident=incident, actor=Actor.of_user(responder)))
         finally:
             connection.close()
 

@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 
+from incidents.actors import Actor
 from postmortems.facts import MET, MISSED, UNKNOWN, human_duration, measure
 from tests.postmortems.factories import T0, draft_for, resolved_incident
 
@@ -47,7 +48,7 @@ def test_rto_unknown_without_target_or_while_open(service, responder):
     from postmortems.services import create_draft
 
     open_incident = resolved_incident(service, responder, resolve=None, title="Open")
-    postmortem, _ = create_draft(incident=open_incident, by=responder)
+    postmortem, _ = create_draft(incident=open_incident, actor=Actor.of_user(responder))
     facts = measure(postmortem)
     assert facts.rto.state == UNKNOWN and facts.rto.reason == "not resolved yet"
     assert facts.downtime_cost is None

@@ -1,6 +1,7 @@
 import pytest
 from django.utils import timezone
 
+from incidents.actors import Actor
 from incidents.knowledge import search_knowledge
 from postmortems.models import PostMortem, Status
 from postmortems.search import refresh_search_document
@@ -70,8 +71,18 @@ def test_full_text_search_ranks_the_most_relevant_document_first(team, service, 
 @pytest.mark.postgres
 def test_search_finds_words_in_the_5_why_answers_with_stemming(service, responder):
     draft = draft_for(service, responder, title="Avatar silent")
-    add_why(postmortem=draft, by=responder, question="Why?", answer="Certificates expired")
-    add_why(postmortem=draft, by=responder, question="Why not renewed?", answer="No owner")
+    add_why(
+        postmortem=draft,
+        actor=Actor.of_user(responder),
+        question="Why?",
+        answer="Certificates expired",
+    )
+    add_why(
+        postmortem=draft,
+        actor=Actor.of_user(responder),
+        question="Why not renewed?",
+        answer="No owner",
+    )
     PostMortem.objects.filter(pk=draft.pk).update(
         title="Avatar silent", status=Status.PUBLISHED, published_at=timezone.now()
     )

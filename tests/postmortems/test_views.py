@@ -1,6 +1,7 @@
 import pytest
 from django.test import Client
 
+from incidents.actors import Actor
 from postmortems.models import ActionItem, ContributingFactor, PostMortem, Status, WhyNode
 from postmortems.services import add_action_item, add_why, edit_why, submit_for_review
 from tests.postmortems.factories import draft_for, resolved_incident
@@ -137,7 +138,7 @@ def test_why_tree_operations_over_htmx(postmortem, responder):
 
 def test_node_of_another_post_mortem_is_404(postmortem, service, responder):
     other = draft_for(service, responder, title="Other")
-    node = add_why(postmortem=other, by=responder, question="Elsewhere")
+    node = add_why(postmortem=other, actor=Actor.of_user(responder), question="Elsewhere")
     response = client_for(responder).post(
         url(postmortem, f"whys/{node.pk}/edit/"), {"question": "hijack"}
     )
@@ -145,7 +146,7 @@ def test_node_of_another_post_mortem_is_404(postmortem, service, responder):
 
 
 def test_manager_publishes_only_with_a_root_cause(postmortem, responder, manager):
-    node = add_why(postmortem=postmortem, by=responder, question="Why?")
+    node = add_why(postmortem=postmortem, actor=Actor.of_user(responder), question="Why?")
     client = client_for(responder)
     assert client.post(url(postmortem, "submit/")).status_code == 302
     assert client.post(url(postmortem, "publish/")).status_code == 403  # responders cannot
@@ -154,7 +155,9 @@ def test_manager_publishes_only_with_a_root_cause(postmortem, responder, manager
     assert response.status_code == 409 and "root cause" in response.content.decode()
     postmortem.refresh_from_db()
     assert postmortem.status == Status.IN_REVIEW
-    edit_why(node=node, by=manager, question="Why?", answer="quota", is_root_cause=True)
+    edit_why(
+        node=node, actor=Actor.of_user(manager), question="Why?", answer="quota", is_root_cause=True
+    )
     assert manager_client.post(url(postmortem, "publish/")).status_code == 302
     postmortem.refresh_from_db()
     assert postmortem.status == Status.PUBLISHED
@@ -169,7 +172,7 @@ def test_manager_publishes_only_with_a_root_cause(postmortem, responder, manager
 
 
 def test_responder_may_not_edit_in_review(postmortem, responder):
-    submit_for_review(postmortem=postmortem, by=responder)
+    submit_for_review(postmortem=postmortem, actor=Actor.of_user(responder))
     response = client_for(responder).post(url(postmortem, "whys/"), {"question": "Why?"})
     assert response.status_code == 403
 
@@ -227,7 +230,7 @@ def test_list_search_and_manager_review(
     service.save()
     add_action_item(
         postmortem=postmortem,
-        by=responder,
+        actor=Actor.of_user(responder),
         title="Overdue thing",
         due_date=__import__("datetime").date(2020, 1, 1),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from incidents.actors import Actor
 from runbooks.services import RunbookInput, StepInput, create_runbook
 
 
@@ -13,7 +14,11 @@ def make_runbook(team, by=None, *, services=(), steps=None, **fields) -> object:
         steps=steps if steps is not None else [StepInput(title="Look at the dashboard")],
         **fields,
     )
-    return create_runbook(team=team, data=data, by=by)
+    return create_runbook(
+        team=team,
+        data=data,
+        actor=Actor.of_user(by) if by is not None else Actor.system("tests"),
+    )
 
 
 def step(title: str, **kwargs) -> StepInput:

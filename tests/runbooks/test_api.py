@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from incidents.actors import Actor
 from runbooks.models import ActionRun, Runbook, StepCheck
 from runbooks.services import attach_runbook
 from tests.postmortems.factories import resolved_incident
@@ -64,7 +65,9 @@ def test_tick_and_run_action_over_the_api(team, service, responder, viewer):
         team, steps=[step("Drain"), step("Flush", action_url="https://a.example")]
     )
     incident = resolved_incident(service, responder, resolve=None)
-    run, _ = attach_runbook(incident=incident, runbook=runbook, reason="manual", by=responder)
+    run, _ = attach_runbook(
+        incident=incident, runbook=runbook, reason="manual", actor=Actor.of_user(responder)
+    )
     drain, flush = runbook.steps.all()
     url = f"/api/v1/runbook-runs/{run.pk}/"
     assert api(viewer).post(url + "tick/", {"step": drain.pk}, format="json").status_code == 403

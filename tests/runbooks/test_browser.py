@@ -50,7 +50,9 @@ def test_xss_corpus_in_runbooks_and_post_mortems_never_executes(
     incident, _ = incident_services.open_incident(
         service=service, title="<script>alert(7)</script>", severity=3, actor=Actor.system("t")
     )
-    attach_runbook(incident=incident, runbook=runbook, reason="manual", by=responder)
+    attach_runbook(
+        incident=incident, runbook=runbook, reason="manual", actor=Actor.of_user(responder)
+    )
     postmortem = draft_for(service, responder, title="<svg onload=alert(8)>")
     PostMortem.objects.filter(pk=postmortem.pk).update(
         summary=corpus, status=Status.PUBLISHED, published_at=incident.triggered_at
@@ -80,7 +82,9 @@ def test_checklist_tick_works_with_htmx_under_the_csp(
     incident, _ = incident_services.open_incident(
         service=service, title="Slow", severity=3, actor=Actor.system("t")
     )
-    attach_runbook(incident=incident, runbook=runbook, reason="manual", by=responder)
+    attach_runbook(
+        incident=incident, runbook=runbook, reason="manual", actor=Actor.of_user(responder)
+    )
     browser_page.goto(f"{live_server.url}/runbooks/incident/{incident.pk}/")
     browser_page.evaluate("window.vigilNoReload = true")
     browser_page.get_by_role("button", name="Tick Drain the pool").click()
@@ -103,7 +107,9 @@ def test_second_action_click_shows_why_it_was_refused(
     incident, _ = incident_services.open_incident(
         service=service, title="Slow", severity=3, actor=Actor.system("t")
     )
-    attach_runbook(incident=incident, runbook=runbook, reason="manual", by=responder)
+    attach_runbook(
+        incident=incident, runbook=runbook, reason="manual", actor=Actor.of_user(responder)
+    )
     browser_page.goto(f"{live_server.url}/runbooks/incident/{incident.pk}/")
     browser_page.get_by_role("button", name="Run action").click()
     browser_page.get_by_text("pending").wait_for()

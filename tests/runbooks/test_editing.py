@@ -5,6 +5,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from accounts.models import AuditLog
+from incidents.actors import Actor
 from runbooks.models import Runbook
 from runbooks.services import (
     RunbookError,
@@ -28,7 +29,7 @@ def edit(runbook, by, **changes):
         ),
         **changes,
     )
-    return update_runbook(runbook=runbook, data=data, by=by, note="tightened")
+    return update_runbook(runbook=runbook, data=data, actor=Actor.of_user(by), note="tightened")
 
 
 def test_every_edit_keeps_a_revision_with_author_and_a_readable_diff(team, manager):
@@ -48,7 +49,7 @@ def test_every_edit_keeps_a_revision_with_author_and_a_readable_diff(team, manag
     assert ("add", "+Then warm the cache.") in diff
     assert ("add", "+## Step 2: Warm cache") in diff
     assert not any(kind == "del" for kind, _ in diff)
-    assert AuditLog.objects.filter(action="runbook.update", actor=manager, team=team).count() == 1
+    assert AuditLog.objects.filter(action="runbook.updated", actor=manager, team=team).count() == 1
 
 
 def test_saving_without_changes_adds_no_revision(team, manager):
@@ -116,8 +117,8 @@ def test_review_cadence_defaults_to_90_days_and_overdue_list(team, manager):
     with freeze_time("2026-04-10 12:00"):
         assert list(Runbook.objects.review_overdue()) == [old]
         assert old.is_review_overdue and not fresh.is_review_overdue
-        mark_reviewed(runbook=old, by=manager)
+        mark_reviewed(runbook=old, actor=Actor.of_user(manager))
         old.refresh_from_db()
         assert old.next_review_at == timezone.now() + timedelta(days=90)
         assert not Runbook.objects.review_overdue().exists()
-    assert AuditLog.objects.filter(action="runbook.review").count() == 1
+    assert AuditLog.objects.filter(action="runbook.reviewed").count() == 1

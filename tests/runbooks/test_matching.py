@@ -4,20 +4,22 @@ from incidents import services as incident_services
 from incidents.actors import Actor
 from runbooks.models import AttachReason, RunbookRun
 from runbooks.services import attach_matching_runbooks, labels_for
-from tests.factories import ServiceFactory
+from tests.factories import ServiceFactory, open_incident
 from tests.runbooks.factories import make_runbook
 
 pytestmark = pytest.mark.django_db
 
 
-def open_incident(service, capture, **kwargs):
-    kwargs.setdefault("title", "p99 latency above 3 s on sales avatar")
-    kwargs.setdefault("severity", 3)
-    kwargs.setdefault("actor", Actor.integration("alertmanager"))
-    with capture(execute=True):
-        incident, created = incident_services.open_incident(service=service, **kwargs)
-    assert created
-    return incident
+def latency_incident(service, **kwargs):
+    """The alert these runbooks are written for, opened with its after-commit events."""
+    return open_incident(
+        service,
+        title="p99 latency above 3 s on sales avatar",
+        severity=kwargs.pop("severity", 3),
+        actor=Actor.integration("alertmanager"),
+        run_events=True,
+        **kwargs,
+    )
 
 
 def attached_titles(incident):
@@ -50,9 +52,8 @@ def test_opening_an_incident_attaches_runbooks_whose_matchers_all_hold(
         team, title="Label and missing label", match_labels={"alertname": "HighLatency", "x": "y"}
     )
 
-    incident = open_incident(
+    incident = latency_incident(
         service,
-        django_capture_on_commit_callbacks,
         dedup_key="sales-latency",
         data={"labels": {"alertname": "HighLatency", "env": "prod"}},
     )
@@ -74,7 +75,7 @@ def test_opening_an_incident_attaches_runbooks_whose_matchers_all_hold(
 def test_another_teams_runbook_never_attaches(service, django_capture_on_commit_callbacks):
     other_team = ServiceFactory().team
     make_runbook(other_team, title="Foreign", match_title="*")
-    incident = open_incident(service, django_capture_on_commit_callbacks)
+    incident = latency_incident(service)
     assert attached_titles(incident) == []
 
 
@@ -103,7 +104,7 @@ def test_matching_again_is_idempotent_and_severity_raise_attaches_more(
 ):
     make_runbook(team, title="Any sev", services=[service])
     make_runbook(team, title="Major only", services=[service], min_severity=4)
-    incident = open_incident(service, django_capture_on_commit_callbacks, severity=3)
+    incident = latency_incident(service, severity=3)
     assert attached_titles(incident) == ["Any sev"]
     assert attach_matching_runbooks(incident_id=incident.pk) == []
     with django_capture_on_commit_callbacks(execute=True):

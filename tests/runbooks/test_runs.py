@@ -7,7 +7,6 @@ from django.db import connection
 from django.utils import timezone
 
 from incidents import outbound
-from incidents import services as incident_services
 from incidents.actors import Actor
 from runbooks.models import ActionRun, ActionState, AttachReason, RunbookRun, StepCheck
 from runbooks.services import (
@@ -19,6 +18,7 @@ from runbooks.services import (
     tick_step,
     untick_step,
 )
+from tests import factories
 from tests.runbooks.factories import make_runbook, step
 
 pytestmark = pytest.mark.django_db
@@ -27,14 +27,9 @@ SECRET = "action-secret-0123456789abcdef"
 
 
 def open_incident(service, **kwargs):
-    incident, _ = incident_services.open_incident(
-        service=service,
-        title=kwargs.pop("title", 'Sales avatar "silent"'),
-        severity=kwargs.pop("severity", 4),
-        actor=Actor.integration("alertmanager"),
-        **kwargs,
-    )
-    return incident
+    # Quotes in the title: the action bodies must stay valid JSON.
+    kwargs.setdefault("title", 'Sales avatar "silent"')
+    return factories.open_incident(service, actor=Actor.integration("alertmanager"), **kwargs)
 
 
 def entries(incident, kind):
@@ -45,18 +40,23 @@ def test_ticking_steps_records_who_and_when_in_the_timeline(team, service, respo
     runbook = make_runbook(team, steps=[step("Drain"), step("Restart")])
     incident = open_incident(service)
     run, created = attach_runbook(
-        incident=incident, runbook=runbook, reason=AttachReason.MANUAL, by=responder
+        incident=incident,
+        runbook=runbook,
+        reason=AttachReason.MANUAL,
+        actor=Actor.of_user(responder),
     )
     assert created
     drain, restart = runbook.steps.all()
-    tick_step(run=run, step=restart, by=responder)
-    tick_step(run=run, step=restart, by=responder)  # a second tick changes nothing
+    tick_step(run=run, step=restart, actor=Actor.of_user(responder))
+    tick_step(
+        run=run, step=restart, actor=Actor.of_user(responder)
+    )  # a second tick changes nothing
     check = StepCheck.objects.get(run=run, step=restart)
     assert check.checked_by == responder and check.checked_at is not None
     [entry] = entries(incident, "runbook_step_checked")
     assert entry.actor_user == responder
     assert "Restart" in entry.message and entry.data["step_id"] == restart.pk
-    untick_step(run=run, step=restart, by=responder)
+    untick_step(run=run, step=restart, actor=Actor.of_user(responder))
     assert not StepCheck.objects.filter(run=run).exists()
     assert len(entries(incident, "runbook_step_unchecked")) == 1
 
@@ -64,11 +64,14 @@ def test_ticking_steps_records_who_and_when_in_the_timeline(team, service, respo
 def test_a_step_of_another_runbook_is_refused(team, service, responder):
     incident = open_incident(service)
     run, _ = attach_runbook(
-        incident=incident, runbook=make_runbook(team), reason=AttachReason.MANUAL, by=responder
+        incident=incident,
+        runbook=make_runbook(team),
+        reason=AttachReason.MANUAL,
+        actor=Actor.of_user(responder),
     )
     foreign_step = make_runbook(team, title="Other").steps.get()
     with pytest.raises(RunbookError, match="does not belong"):
-        tick_step(run=run, step=foreign_step, by=responder)
+        tick_step(run=run, step=foreign_step, actor=Actor.of_user(responder))
 
 
 def test_clicked_action_posts_signed_templated_json_to_the_receiver(
@@ -89,10 +92,15 @@ def test_clicked_action_posts_signed_templated_json_to_the_receiver(
     )
     incident = open_incident(service, data={"labels": {"alertname": "HighLatency"}})
     run, _ = attach_runbook(
-        incident=incident, runbook=runbook, reason=AttachReason.MANUAL, by=responder
+        incident=incident,
+        runbook=runbook,
+        reason=AttachReason.MANUAL,
+        actor=Actor.of_user(responder),
     )
     with django_capture_on_commit_callbacks(execute=False):
-        action_run = request_action(run=run, step=runbook.steps.get(), by=responder)
+        action_run = request_action(
+            run=run, step=runbook.steps.get(), actor=Actor.of_user(responder)
+        )
     execute_action_run(action_run_id=action_run.pk)
 
     [request] = receiver.requests
@@ -123,8 +131,10 @@ def test_running_the_task_twice_sends_once(team, service, responder, receiver):
         team, steps=[step("Ping", action_url=receiver.url, action_secret=SECRET)]
     )
     incident = open_incident(service)
-    run, _ = attach_runbook(incident=incident, runbook=runbook, reason="manual", by=responder)
-    action_run = request_action(run=run, step=runbook.steps.get(), by=responder)
+    run, _ = attach_runbook(
+        incident=incident, runbook=runbook, reason="manual", actor=Actor.of_user(responder)
+    )
+    action_run = request_action(run=run, step=runbook.steps.get(), actor=Actor.of_user(responder))
     assert execute_action_run(action_run_id=action_run.pk) is not None
     assert execute_action_run(action_run_id=action_run.pk) is None
     assert len(receiver.requests) == 1
@@ -133,19 +143,24 @@ def test_running_the_task_twice_sends_once(team, service, responder, receiver):
 def test_second_click_while_running_is_refused(team, service, responder, receiver):
     runbook = make_runbook(team, steps=[step("Ping", action_url=receiver.url)])
     run, _ = attach_runbook(
-        incident=open_incident(service), runbook=runbook, reason="manual", by=responder
+        incident=open_incident(service),
+        runbook=runbook,
+        reason="manual",
+        actor=Actor.of_user(responder),
     )
-    request_action(run=run, step=runbook.steps.get(), by=responder)
+    request_action(run=run, step=runbook.steps.get(), actor=Actor.of_user(responder))
     with pytest.raises(RunbookError, match="already running"):
-        request_action(run=run, step=runbook.steps.get(), by=responder)
+        request_action(run=run, step=runbook.steps.get(), actor=Actor.of_user(responder))
 
 
 def test_failed_action_is_recorded_with_the_reason(team, service, responder, receiver):
     receiver.status = 503
     runbook = make_runbook(team, steps=[step("Ping", action_url=receiver.url)])
     incident = open_incident(service)
-    run, _ = attach_runbook(incident=incident, runbook=runbook, reason="manual", by=responder)
-    action_run = request_action(run=run, step=runbook.steps.get(), by=responder)
+    run, _ = attach_runbook(
+        incident=incident, runbook=runbook, reason="manual", actor=Actor.of_user(responder)
+    )
+    action_run = request_action(run=run, step=runbook.steps.get(), actor=Actor.of_user(responder))
     execute_action_run(action_run_id=action_run.pk)
     action_run.refresh_from_db()
     assert action_run.state == ActionState.FAILED and action_run.error == "HTTP 503"
@@ -157,9 +172,12 @@ def test_ssrf_guard_refuses_loopback_without_allow_list(team, service, responder
     settings.OUTBOUND_ALLOWED_NETWORKS = []
     runbook = make_runbook(team, steps=[step("Metadata", action_url="http://127.0.0.1:9/x")])
     run, _ = attach_runbook(
-        incident=open_incident(service), runbook=runbook, reason="manual", by=responder
+        incident=open_incident(service),
+        runbook=runbook,
+        reason="manual",
+        actor=Actor.of_user(responder),
     )
-    action_run = request_action(run=run, step=runbook.steps.get(), by=responder)
+    action_run = request_action(run=run, step=runbook.steps.get(), actor=Actor.of_user(responder))
     execute_action_run(action_run_id=action_run.pk)
     action_run.refresh_from_db()
     assert action_run.state == ActionState.FAILED and "refused" in action_run.error
@@ -209,7 +227,9 @@ def test_sweep_requeues_lost_pending_runs_and_fails_abandoned_running_ones(
         ],
     )
     incident = open_incident(service)
-    run, _ = attach_runbook(incident=incident, runbook=runbook, reason="manual", by=responder)
+    run, _ = attach_runbook(
+        incident=incident, runbook=runbook, reason="manual", actor=Actor.of_user(responder)
+    )
     a, b = runbook.steps.all()
     long_ago = timezone.now() - timedelta(hours=1)
     pending = ActionRun.objects.create(run=run, step=a, requested_at=long_ago)
@@ -233,7 +253,14 @@ def test_concurrent_attach_creates_one_run(team, service):
     def attach():
         try:
             barrier.wait()
-            results.append(attach_runbook(incident=incident, runbook=runbook, reason="matched"))
+            results.append(
+                attach_runbook(
+                    incident=incident,
+                    runbook=runbook,
+                    reason="matched",
+                    actor=Actor.system("runbook matcher"),
+                )
+            )
         finally:
             connection.close()
 
@@ -257,8 +284,10 @@ def test_concurrent_workers_send_an_action_once(team, service, responder, receiv
         team, steps=[step("Ping", action_url=receiver.url, action_secret=SECRET)]
     )
     incident = open_incident(service)
-    run, _ = attach_runbook(incident=incident, runbook=runbook, reason="manual", by=responder)
-    action_run = request_action(run=run, step=runbook.steps.get(), by=responder)
+    run, _ = attach_runbook(
+        incident=incident, runbook=runbook, reason="manual", actor=Actor.of_user(responder)
+    )
+    action_run = request_action(run=run, step=runbook.steps.get(), actor=Actor.of_user(responder))
     barrier = threading.Barrier(4)
 
     def work():

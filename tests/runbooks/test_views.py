@@ -37,7 +37,9 @@ def run(team, service, runbook, responder):
     incident, _ = incident_services.open_incident(
         service=service, title="Slow", severity=3, actor=Actor.system("t")
     )
-    return attach_runbook(incident=incident, runbook=runbook, reason="manual", by=responder)[0]
+    return attach_runbook(
+        incident=incident, runbook=runbook, reason="manual", actor=Actor.of_user(responder)
+    )[0]
 
 
 def step_url(run, name, step_obj):
@@ -127,7 +129,7 @@ def test_manager_creates_a_runbook_with_steps(team, manager):
     assert runbook.match_labels == {"alertname": "ProviderDown"}
     [s] = runbook.steps.all()
     assert s.run_automatically and s.action_secret == "topsecret"
-    assert AuditLog.objects.filter(action="runbook.create", actor=manager).exists()
+    assert AuditLog.objects.filter(action="runbook.created", actor=manager).exists()
 
 
 def test_bad_runbook_input_answers_400_naming_the_problem(team, manager):
@@ -270,3 +272,53 @@ def test_incident_room_panels_are_registered(viewer, run):
     assert panels["runbooks"]["checklists"][0]["run"] == run
     assert panels["runbooks"]["can_respond"] is False
     assert "postmortem" in panels
+
+
+# --- refusals under htmx: the flash region, never the panel --------------------------------
+
+
+def _assert_flash_not_panel(response, status, text):
+    assert response.status_code == status
+    assert response["HX-Retarget"] == "#flash" and response["HX-Reswap"] == "innerHTML"
+    body = response.content.decode()
+    assert 'class="flash-error"' in body and text in body
+    # Neither Django's bare error page nor a copy of the checklist goes into the panel.
+    assert "<h1>" not in body and "checklist" not in body.lower()
+
+
+def test_viewer_ticking_under_htmx_gets_the_flash_not_a_403_page(viewer, run):
+    drain = run.runbook.steps.first()
+    response = client_for(viewer).post(step_url(run, "tick", drain), {"done": "1"}, **HTMX)
+    _assert_flash_not_panel(response, 403, "does not allow")
+    assert not StepCheck.objects.exists()
+
+
+def test_step_of_another_runbook_under_htmx_is_a_404_in_the_flash(team, responder, run):
+    foreign = make_runbook(team, title="Other", steps=[step("Elsewhere")]).steps.first()
+    client = client_for(responder)
+    for name in ("tick", "run-action"):
+        response = client.post(step_url(run, name, foreign), {"done": "1"}, **HTMX)
+        _assert_flash_not_panel(response, 404, "does not belong")
+    assert not StepCheck.objects.exists() and not ActionRun.objects.exists()
+
+
+def test_other_teams_run_under_htmx_is_a_404_in_the_flash(outsider, run):
+    drain = run.runbook.steps.first()
+    response = client_for(outsider).post(step_url(run, "tick", drain), {"done": "1"}, **HTMX)
+    _assert_flash_not_panel(response, 404, "Not found")
+
+
+def test_action_in_flight_under_htmx_is_a_409_in_the_flash(responder, run):
+    restart = run.runbook.steps.last()
+    client = client_for(responder)
+    assert client.post(step_url(run, "run-action", restart), **HTMX).status_code == 200
+    response = client.post(step_url(run, "run-action", restart), **HTMX)
+    _assert_flash_not_panel(response, 409, "already running")
+
+
+def test_refusal_without_htmx_is_a_problem_page_with_the_status(viewer, run):
+    drain = run.runbook.steps.first()
+    response = client_for(viewer).post(step_url(run, "tick", drain), {"done": "1"})
+    assert response.status_code == 403
+    assert "does not allow" in response.content.decode()
+    assert "HX-Retarget" not in response

@@ -199,6 +199,6 @@ def test_acknowledge_and_resolve_are_audited(responder, responder_client, incide
     responder_client.post(_url(incident, "acknowledge"), REMOTE_ADDR="198.51.100.7")
     responder_client.post(_url(incident, "resolve"), {"note": "ok"})
     rows = AuditLog.objects.filter(actor=responder, action__startswith="incident.").order_by("id")
-    assert [r.action for r in rows] == ["incident.acknowledge", "incident.resolve"]
+    assert [r.action for r in rows] == ["incident.acknowledged", "incident.resolved"]
     assert rows[0].target == incident.reference and rows[0].ip_address == "198.51.100.7"
     assert rows[0].team_id == incident.team_id

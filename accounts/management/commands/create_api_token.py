@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.actors import Actor
 from accounts.models import User
 from accounts.tokens import TokenError, create_token
 
@@ -22,7 +23,11 @@ class Command(BaseCommand):
             raise CommandError(f"user {username!r} is inactive")
         try:
             issued = create_token(
-                user=user, name=name, read_only=read_only, expires_in_days=expires
+                user=user,
+                name=name,
+                read_only=read_only,
+                expires_in_days=expires,
+                actor=Actor.system("manage.py create_api_token"),
             )
         except TokenError as exc:
             raise CommandError(str(exc)) from None
