@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import icalendar
 from django.utils import timezone
 
 from oncall.models import Override, Rotation
@@ -151,61 +152,29 @@ def next_handoff(rotation: Rotation, at: datetime | None = None) -> datetime | N
 # --- iCal ---------------------------------------------------------------------------------
 
 
-def _ical_escape(text: str) -> str:
-    return (
-        str(text)
-        .replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-    )
-
-
-def _ical_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _fold(line: str) -> str:
-    """RFC 5545: lines longer than 75 octets continue on the next line after a space."""
-    raw = line.encode()
-    if len(raw) <= 75:
-        return line
-    parts, current = [], b""
-    for char in line:
-        encoded = char.encode()
-        if len(current) + len(encoded) > (75 if not parts else 74):
-            parts.append(current.decode())
-            current = b""
-        current += encoded
-    parts.append(current.decode())
-    return "\r\n ".join(parts)
-
-
 def rotation_ical(rotation: Rotation, *, now: datetime | None = None, days: int = 60) -> str:
-    """An iCalendar feed of the shifts from a week ago to ``days`` ahead (UTC times)."""
+    """An iCalendar feed of the shifts from a week ago to ``days`` ahead (UTC times).
+
+    Built with the icalendar library: it escapes text (commas, semicolons, backslashes, line
+    breaks including a bare CR) and folds long lines as RFC 5545 says."""
     now = now or timezone.now()
     shifts = shifts_between(rotation, now - timedelta(days=7), now + timedelta(days=days))
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Vigil//On-call rotations//EN",
-        "CALSCALE:GREGORIAN",
-        f"X-WR-CALNAME:{_ical_escape(f'On call: {rotation.name}')}",
-    ]
-    stamp = _ical_time(now)
+    calendar = icalendar.Calendar()
+    calendar.add("version", "2.0")
+    calendar.add("prodid", "-//Vigil//On-call rotations//EN")
+    calendar.add("calscale", "GREGORIAN")
+    # An X- property has no type icalendar knows: say it is text, so it is escaped like one.
+    calendar.add("x-wr-calname", icalendar.vText(f"On call: {rotation.name}"))
+    stamp = now.astimezone(UTC)
     for shift in shifts:
-        who = str(shift.user)
-        summary = f"On call: {who}" + (" (override)" if shift.is_override else "")
-        lines += [
-            "BEGIN:VEVENT",
-            f"UID:vigil-rotation-{rotation.pk}-{_ical_time(shift.start)}-{shift.user.pk}",
-            f"DTSTAMP:{stamp}",
-            f"DTSTART:{_ical_time(shift.start)}",
-            f"DTEND:{_ical_time(shift.end)}",
-            f"SUMMARY:{_ical_escape(summary)}",
-            f"DESCRIPTION:{_ical_escape(f'{rotation.name} ({rotation.time_zone})')}",
-            "END:VEVENT",
-        ]
-    lines.append("END:VCALENDAR")
-    return "\r\n".join(_fold(line) for line in lines) + "\r\n"
+        start, end = shift.start.astimezone(UTC), shift.end.astimezone(UTC)
+        event = icalendar.Event()
+        event.add("uid", f"vigil-rotation-{rotation.pk}-{start:%Y%m%dT%H%M%SZ}-{shift.user.pk}")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", start)
+        event.add("dtend", end)
+        summary = f"On call: {shift.user}" + (" (override)" if shift.is_override else "")
+        event.add("summary", summary)
+        event.add("description", f"{rotation.name} ({rotation.time_zone})")
+        calendar.add_component(event)
+    return calendar.to_ical().decode()

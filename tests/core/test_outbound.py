@@ -150,3 +150,76 @@ def test_a_trickling_body_fails_at_the_deadline_not_later(receiver, settings):
     assert not result.ok and result.retryable
     assert "within 1 s" in result.error
     assert elapsed < 30  # the body would take a minute; a generous bound for a loaded machine
+
+
+# --- one JSON template language for L1 actions and runbook actions -------------------------
+
+
+def _template_context():
+    from incidents.outbound import incident_template_context
+
+    class _Service:
+        name, slug = "Sales avatar", "sales-avatar"
+
+    class _Incident:
+        pk, reference, title, summary = 42, "INC-42", 'Replies "stopped"', ""
+        severity, status, dedup_key, service = 4, "triggered", "k", _Service()
+
+    return {**incident_template_context(_Incident()), "level": 1}
+
+
+def test_template_fills_paths_and_the_dollar_aliases_alike(settings):
+    from incidents.outbound import fill_json_template
+
+    settings.BASE_URL = "https://vigil.example/"
+    filled = fill_json_template(
+        {
+            "title": "{{ incident.title }}",
+            "old": "$title",
+            "braced": "${reference} on ${service_slug}",
+            "severity": "{{ incident.severity }}",
+            "severity_text": "$severity",
+            "mixed": "{{incident.reference}} sev $severity (L$level)",
+            "url": "$url",
+            "nested": [{"{{ service.slug }}": "{{ incident.url }}"}],
+        },
+        _template_context(),
+    )
+    assert filled == {
+        "title": 'Replies "stopped"',
+        "old": 'Replies "stopped"',
+        "braced": "INC-42 on sales-avatar",
+        "severity": 4,  # a lone {{ path }} keeps the value's type
+        "severity_text": "4",  # the $ form always gives text, as it always did
+        "mixed": "INC-42 sev 4 (L1)",
+        "url": "https://vigil.example/incidents/42/",
+        "nested": [{"sales-avatar": "https://vigil.example/incidents/42/"}],
+    }
+
+
+def test_template_leaves_unknown_names_and_never_rereads_inserted_text():
+    from incidents.outbound import fill_json_template
+
+    context = _template_context()
+    context["incident"]["title"] = "costs $title and {{ incident.reference }}"
+    filled = fill_json_template(
+        ["$unknown", "{{ incident.nothing }}", "$$title", "{{ incident.title }}!"], context
+    )
+    assert filled == ["$unknown", "", "$title", "costs $title and {{ incident.reference }}!"]
+
+
+def test_l1_and_runbook_bodies_share_the_filler_and_the_room_url(settings, service):
+    from incidents.outbound import incident_url
+    from oncall.messages import incident_facts, render_action_body
+    from tests.factories import open_incident
+
+    settings.BASE_URL = "https://vigil.example"
+    incident = open_incident(service)
+    body = render_action_body(
+        {"a": "$reference", "b": "{{ incident.reference }}", "l": "$level"},
+        incident=incident,
+        level=2,
+    )
+    assert body == {"a": incident.reference, "b": incident.reference, "l": "2"}
+    assert incident_url(incident) == f"https://vigil.example/incidents/{incident.pk}/"
+    assert incident_facts(incident)["url"] == incident_url(incident)

@@ -157,3 +157,25 @@ def test_ical_feed_lists_shifts_in_utc():
     assert "DTSTART:20240331T070000Z\r\nDTEND:20240401T070000Z" in text
     assert "SUMMARY:On call: ann" in text
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+
+
+def test_ical_feed_escapes_line_breaks_including_a_bare_cr_and_parses_back():
+    import icalendar
+
+    rotation, _ = rotation_of(
+        ["ann"], shift_hours=24, start_date=datetime.date(2024, 3, 1),
+        name="Night\rshift; EU,\r\nprimary\\" + "x" * 80,
+    )  # fmt: skip
+    text = rotation_ical(rotation, now=utc(2024, 3, 30, 12), days=1)
+    lines = text.split("\r\n")
+    # No raw CR or LF inside a content line: a bare CR would end the line in some readers.
+    assert all("\r" not in line and "\n" not in line for line in lines)
+    assert all(len(line.encode()) <= 75 for line in lines)
+    unfolded = text.replace("\r\n ", "")
+    assert "X-WR-CALNAME:On call: Night\\nshift\\; EU\\,\\nprimary\\\\x" in unfolded
+    parsed = icalendar.Calendar.from_ical(text)
+    event = parsed.walk("VEVENT")[0]
+    assert str(event["SUMMARY"]) == "On call: ann"
+    # A CR, a CRLF and an LF all come back as line breaks; the other specials round-trip.
+    expected = "Night\nshift; EU,\nprimary\\" + "x" * 80 + f" ({rotation.time_zone})"
+    assert str(event["DESCRIPTION"]) == expected
