@@ -5,8 +5,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 PYTEST_ARGS ?=
+# pytest-xdist: one worker per core this process may use (nproc honours CPU affinity), each with
+# its own PostgreSQL test database (pytest-django names them test_<db>_gw0, _gw1...).
+# TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n auto --maxprocesses $(TEST_WORKERS))
 
-.PHONY: run test install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search clean
+.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +40,11 @@ run: migrate
 
 test: install
 	@scripts/ensure-chromium || echo "warning: Chromium missing; browser tests will be skipped"
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
+
+# Before a commit: everything but the schemathesis fuzz and the browser tests (CI runs them).
+test-quick: install
+	$(BIN)/pytest $(XDIST) -m "not slow and not browser" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -50,3 +50,64 @@ def simple_rank(query: str, *texts: str) -> float:
     terms = [t for t in query.lower().split() if t]
     haystack = " ".join(texts).lower()
     return float(sum(haystack.count(t) for t in terms))
+
+
+# --- the full-text block every source shares ------------------------------------------------
+
+
+def snippet(text: str) -> str:
+    """A hit's excerpt: plain text, one line, at most 200 characters."""
+    from django.utils.html import strip_tags
+    from django.utils.text import Truncator
+
+    return Truncator(strip_tags(text or "").replace("\n", " ")).chars(200)
+
+
+def store_search_document(queryset, weighted: dict[str, str]) -> None:
+    """Store a tsvector in ``search_document`` of the rows of ``queryset`` (one document):
+    ``weighted`` maps a weight (A best ... D) to its text. A no-op off PostgreSQL."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    from django.contrib.postgres.search import SearchVector
+    from django.db.models import TextField, Value
+
+    vector = None
+    for weight, text in weighted.items():
+        part = SearchVector(Value(text, output_field=TextField()), weight=weight, config="english")
+        vector = part if vector is None else vector + part
+    queryset.update(search_document=vector)
+
+
+def rank_documents(
+    queryset, query: str, *, limit: int, fields: tuple[str, ...], tiebreak: str
+) -> list[tuple[object, float]]:
+    """The rows of ``queryset`` matching ``query``, best first, with their rank.
+
+    PostgreSQL: websearch syntax against the stored ``search_document`` (``ts_rank``, then
+    ``tiebreak``). Elsewhere: every term in the title or one of ``fields`` (icontains), ranked
+    by ``simple_rank`` over the title twice and the fields."""
+    from django.db import connection
+    from django.db.models import F, Q
+
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchRank
+
+        search = SearchQuery(query, search_type="websearch", config="english")
+        rows = (
+            queryset.filter(search_document=search)
+            .annotate(rank=SearchRank(F("search_document"), search))
+            .order_by("-rank", tiebreak)[:limit]
+        )
+        return [(row, float(row.rank)) for row in rows]
+    condition = Q()
+    for term in query.split():
+        term_q = Q(title__icontains=term)
+        for name in fields:
+            term_q |= Q(**{f"{name}__icontains": term})
+        condition &= term_q
+    return [
+        (row, simple_rank(query, row.title, row.title, *(getattr(row, f) for f in fields)))
+        for row in queryset.filter(condition)[: limit * 3]
+    ]

@@ -20,6 +20,7 @@ from incidents.actors import Actor
 from postmortems import services
 from postmortems.facts import measure
 from postmortems.models import (
+    EDITABLE_FIELDS,
     ActionItem,
     ContributingFactor,
     ItemStatus,
@@ -109,16 +110,8 @@ class PostMortemSerializer(serializers.ModelSerializer):
             "id",
             "incident",
             "team",
-            "title",
             "status",
-            "summary",
-            "impact",
-            "what_went_well",
-            "what_went_wrong",
-            "lessons_learned",
-            "impact_started_at",
-            "data_loss_from",
-            "data_loss_until",
+            *EDITABLE_FIELDS,
             "facts",
             "whys",
             "factors",

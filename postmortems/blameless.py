@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from postmortems.models import PROSE_FIELDS
+
 BLAME_PHRASES = [
     "forgot", "forgets", "forget", "forgotten", "failed to", "fails to", "careless", "carelessly",
     "carelessness", "mistake", "mistakes", "fault", "faulty judgement", "human error", "neglected",
@@ -115,7 +117,7 @@ def check_postmortem(postmortem, names: Iterable[str]) -> list[BlameFinding]:
     """Findings across the post-mortem's prose, its 5-Why answers and factor descriptions."""
     names = list(names)
     findings = []
-    for field in ("summary", "impact", "what_went_well", "what_went_wrong", "lessons_learned"):
+    for field in PROSE_FIELDS:
         findings += check_text(getattr(postmortem, field), names, field=field)
     for node in postmortem.whys.all():
         findings += check_text(f"{node.question} {node.answer}", names, field="5 whys")

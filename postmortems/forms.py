@@ -3,7 +3,14 @@ from __future__ import annotations
 from django import forms
 
 from accounts.models import User
-from postmortems.models import FACTOR_CHOICES, ItemStatus, PostMortem, Priority
+from postmortems.models import (
+    EDITABLE_FIELDS,
+    FACTOR_CHOICES,
+    PROSE_FIELDS,
+    ItemStatus,
+    PostMortem,
+    Priority,
+)
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 
@@ -34,27 +41,8 @@ class PostMortemForm(forms.ModelForm):
 
     class Meta:
         model = PostMortem
-        fields = [
-            "title",
-            "summary",
-            "impact",
-            "what_went_well",
-            "what_went_wrong",
-            "lessons_learned",
-            "impact_started_at",
-            "data_loss_from",
-            "data_loss_until",
-        ]
-        widgets = {
-            name: forms.Textarea(attrs={"rows": 5})
-            for name in (
-                "summary",
-                "impact",
-                "what_went_well",
-                "what_went_wrong",
-                "lessons_learned",
-            )
-        }
+        fields = list(EDITABLE_FIELDS)
+        widgets = {name: forms.Textarea(attrs={"rows": 5}) for name in PROSE_FIELDS}
 
 
 class WhyForm(forms.Form):

@@ -26,6 +26,12 @@ class PostMortemQuerySet(models.QuerySet):
         return self.filter(status=Status.PUBLISHED)
 
 
+# The prose of a post-mortem (Markdown), read by the blameless check and the search document.
+PROSE_FIELDS = ("summary", "impact", "what_went_well", "what_went_wrong", "lessons_learned")
+# What people edit (form, API, services.update_postmortem): the one list of them.
+EDITABLE_FIELDS = ("title", *PROSE_FIELDS, "impact_started_at", "data_loss_from", "data_loss_until")
+
+
 class PostMortem(models.Model):
     """The blameless review of one incident. Its numbers are measured from the incident
     (postmortems.facts), never typed; only the start of impact and the data-loss window, which

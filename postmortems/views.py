@@ -27,7 +27,7 @@ from postmortems.forms import (
     PostMortemForm,
     WhyForm,
 )
-from postmortems.models import TAXONOMY, ItemStatus, PostMortem, Status
+from postmortems.models import PROSE_FIELDS, TAXONOMY, ItemStatus, PostMortem, Status
 from postmortems.reports import review_report
 
 PAGE_SIZE = 50
@@ -66,7 +66,7 @@ def _detail_context(request: HttpRequest, postmortem: PostMortem) -> dict:
     if editable:
         form = PostMortemForm(instance=postmortem)
         check_url = reverse("postmortems:blameless-check", args=[postmortem.pk])
-        for name in ("summary", "impact", "what_went_well", "what_went_wrong", "lessons_learned"):
+        for name in PROSE_FIELDS:
             # Re-run the blameless check on the unsaved text while the author types.
             form.fields[name].widget.attrs.update(
                 {
@@ -236,13 +236,7 @@ def blameless_check(request: HttpRequest, pk: int) -> HttpResponse:
         pk=postmortem.pk,
         **{
             name: request.POST.get(name, getattr(postmortem, name))[:100_000]
-            for name in (
-                "summary",
-                "impact",
-                "what_went_well",
-                "what_went_wrong",
-                "lessons_learned",
-            )
+            for name in PROSE_FIELDS
         },
     )
     findings = check_postmortem(draft, names_of_team(postmortem.team_id))

@@ -8,12 +8,18 @@ reason, only where those are absent.
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from django.conf import settings
 
 
 def pytest_configure(config):
+    # CI runs everything: a local ``-m "not slow"`` (make test-quick) must not leak into it.
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes") and "slow" in (
+        config.option.markexpr or ""
+    ):
+        raise pytest.UsageError("CI=true runs the slow tests too: drop 'slow' from -m")
     # Celery never talks to a broker from tests unless a test asks for it explicitly.
     settings.CELERY_TASK_ALWAYS_EAGER = False
     # Full-strength PBKDF2 costs a noticeable slice of a second per factory user.
@@ -59,6 +65,24 @@ def redis_url() -> str:
     if reason:
         pytest.skip(reason)
     return os.environ["REDIS_URL"]
+
+
+@pytest.fixture
+def redis_prefix(redis_url, worker_id, request):
+    """A cache KEY_PREFIX of this test's own on the shared Redis database.
+
+    Parallel workers (pytest-xdist) share REDIS_URL's database and may number their rows alike
+    (each has its own PostgreSQL database), so a test's keys carry the worker and test name,
+    and the test deletes only those afterwards: never FLUSHDB (``cache.clear()``), which would
+    wipe another worker's counters mid-test."""
+    import redis
+
+    name = re.sub(r"[^A-Za-z0-9_]+", "-", request.node.name)  # no glob characters in SCAN
+    prefix = f"vigil-test-{worker_id}-{name}"[:120]
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
 
 
 @pytest.fixture(autouse=True)

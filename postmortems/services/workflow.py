@@ -11,21 +11,9 @@ from accounts import audit
 from accounts.permissions import Action, can
 from incidents import services as incident_services
 from incidents.actors import Actor
-from postmortems.models import PostMortem, Status
+from postmortems.models import EDITABLE_FIELDS, PostMortem, Status
 from postmortems.search import refresh_search_document
 from postmortems.services.errors import PostmortemError
-
-EDITABLE_FIELDS = (
-    "title",
-    "summary",
-    "impact",
-    "what_went_well",
-    "what_went_wrong",
-    "lessons_learned",
-    "impact_started_at",
-    "data_loss_from",
-    "data_loss_until",
-)
 
 
 def _locked(postmortem: PostMortem) -> PostMortem:

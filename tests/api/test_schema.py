@@ -69,6 +69,7 @@ def fuzz_headers(db, make_client, _keep_test_connection):
     return {"Authorization": f"Bearer {make_client(user).plaintext}"}
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case, fuzz_headers):

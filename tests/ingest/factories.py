@@ -1,28 +1,16 @@
-"""Factories for ingestion tests. Integrations are made through the service, to get a token."""
+"""Payload builders of the ingestion tests (wire formats); ``make_integration`` lives in
+tests/factories.py and is re-exported here."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from incidents.actors import Actor
-from incidents.ingest.services import create_integration
+from tests.factories import make_integration
+
+__all__ = ["FIXTURES", "am_alert", "am_group", "fixture", "make_integration"]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-
-
-def make_integration(service, kind: str, **kwargs):
-    kwargs.setdefault("name", f"{kind} {service.pk}-{kwargs.get('suffix', '')}")
-    kwargs.pop("suffix", None)
-    extra = {k: kwargs.pop(k) for k in ("default_severity", "timestamp_header") if k in kwargs}
-    integration, token = create_integration(
-        service=service, kind=kind, actor=Actor.system("tests"), **kwargs
-    )
-    if extra:
-        for key, value in extra.items():
-            setattr(integration, key, value)
-        integration.save(update_fields=list(extra))
-    return integration, token
 
 
 def fixture(name: str) -> dict:

@@ -156,13 +156,14 @@ def test_kick_flag_in_real_redis_coalesces(
     django_capture_on_commit_callbacks,
     monkeypatch,
     redis_url,
+    redis_prefix,
     settings,
 ):
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": redis_url,
-            "KEY_PREFIX": "test-ingest-kick",
+            "KEY_PREFIX": redis_prefix,
         }
     }
     published = []

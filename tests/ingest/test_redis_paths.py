@@ -10,17 +10,16 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
 
 @pytest.fixture
-def redis_cache(settings, redis_url):
+def redis_cache(settings, redis_url, redis_prefix):
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": redis_url,
-            "KEY_PREFIX": "vigil-test-redis-paths",
+            "KEY_PREFIX": redis_prefix,  # deleted after the test (no FLUSHDB under xdist)
         }
     }
     throttle.cache_breaker.reset()
-    yield caches["default"]
-    caches["default"].clear()
+    return caches["default"]
 
 
 def test_the_raw_redis_client_is_found_behind_the_cache(redis_cache):

@@ -89,8 +89,10 @@ def test_other_teams_probes_and_heartbeats_are_404_and_unlisted(client, outsider
     assert response.status_code == 400 and "service" in response.json()["error"]["fields"]
 
 
-def test_anonymous_is_refused(client, service):
-    assert client.get("/api/v1/probes/").status_code in (401, 403)
+def test_anonymous_is_refused_with_401_and_the_challenge(client, service):
+    response = client.get("/api/v1/probes/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_pause_and_resume(client, manager, service):

@@ -19,8 +19,10 @@ def policy(team):
     return policy
 
 
-def test_anonymous_gets_403_or_401(client):
-    assert client.get("/api/v1/oncall/policies/").status_code in (401, 403)
+def test_anonymous_gets_401(client):
+    response = client.get("/api/v1/oncall/policies/")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
 
 
 def test_list_shows_only_own_team(client, viewer, policy, outsider):
