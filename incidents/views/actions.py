@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
 from accounts.permissions import Action, can
+from config.errors import InvalidInput
 from incidents import services
 from incidents.access import get_incident_for_user
 from incidents.actors import Actor
@@ -33,8 +34,8 @@ from incidents.views.common import refuse, see_other
 from incidents.views.room import changed_room_fragments, forms_context, live_context
 
 
-class BadInput(Exception):
-    pass
+class BadInput(InvalidInput):
+    """A form of the room did not validate (400); the message names the problems."""
 
 
 def _valid(form):

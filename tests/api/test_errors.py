@@ -95,3 +95,44 @@ def test_anonymous_schema_requests_are_throttled_by_address(client, settings, db
     assert client.get("/api/v1/schema/", REMOTE_ADDR="10.0.0.1").status_code == 200
     assert client.get("/api/v1/schema/", REMOTE_ADDR="10.0.0.1").status_code == 429
     assert client.get("/api/v1/schema/", REMOTE_ADDR="10.0.0.2").status_code == 200
+
+
+def test_every_apps_errors_are_domain_errors_with_their_own_status():
+    from accounts.services import MembershipError
+    from accounts.tokens import TokenError
+    from config.api import _DOMAIN_ERRORS
+    from config.errors import DomainError
+    from incidents.errors import DedupConflict, IncidentError, InvalidIncidentInput
+    from oncall.acklinks import AckLinkError
+    from postmortems.services import PostmortemError
+    from runbooks.services import RunbookConflict, RunbookError, UnknownRunbook
+
+    expected = {
+        IncidentError: 409,
+        InvalidIncidentInput: 400,
+        DedupConflict: 409,
+        RunbookError: 400,
+        RunbookConflict: 409,
+        UnknownRunbook: 404,
+        PostmortemError: 409,
+        MembershipError: 409,
+        TokenError: 400,
+    }
+    for klass, status in expected.items():
+        assert issubclass(klass, DomainError), klass
+        assert klass("x").status == status, klass
+    assert AckLinkError("gone", 410).status == 410
+    # The registry is left for third-party exceptions only (ProtectedError).
+    assert [k.__module__.split(".")[0] for k in _DOMAIN_ERRORS] == ["django"]
+
+
+def test_a_runbook_error_answers_its_own_status_in_the_error_shape(make_client, manager, team):
+    client = make_client(manager)
+    response = client.post(
+        "/api/v1/runbooks/",
+        {"team": team.pk, "title": "T", "min_severity": 5, "max_severity": 1},
+        format="json",
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and "severity range 5-1" in error["message"]
