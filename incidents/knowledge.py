@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
+
 
 @dataclass(frozen=True)
 class SearchHit:
@@ -66,8 +68,6 @@ def snippet(text: str) -> str:
 def store_search_document(queryset, weighted: dict[str, str]) -> None:
     """Store a tsvector in ``search_document`` of the rows of ``queryset`` (one document):
     ``weighted`` maps a weight (A best ... D) to its text. A no-op off PostgreSQL."""
-    from django.db import connection
-
     if connection.vendor != "postgresql":
         return
     from django.contrib.postgres.search import SearchVector
@@ -88,7 +88,6 @@ def rank_documents(
     PostgreSQL: websearch syntax against the stored ``search_document`` (``ts_rank``, then
     ``tiebreak``). Elsewhere: every term in the title or one of ``fields`` (icontains), ranked
     by ``simple_rank`` over the title twice and the fields."""
-    from django.db import connection
     from django.db.models import F, Q
 
     if connection.vendor == "postgresql":

@@ -96,12 +96,10 @@ def test_simple_fallback_without_postgres_still_ranks_and_filters(
 ):
     import types
 
-    from postmortems import search as pm_search
-    from runbooks import search as rb_search
+    from incidents import knowledge
 
-    sqlite = types.SimpleNamespace(vendor="sqlite")
-    monkeypatch.setattr(pm_search, "connection", sqlite)
-    monkeypatch.setattr(rb_search, "connection", sqlite)
+    # Both sources rank through incidents.knowledge, the one full-text block.
+    monkeypatch.setattr(knowledge, "connection", types.SimpleNamespace(vendor="sqlite"))
     published(service, responder, "Quota exhausted", "quota quota: the provider quota ran out")
     published(service, responder, "Slow replies", "a quota warning was ignored")
     published(service, responder, "Disk full", "nothing related")

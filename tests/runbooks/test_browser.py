@@ -115,4 +115,7 @@ def test_second_action_click_shows_why_it_was_refused(
     browser_page.get_by_text("pending").wait_for()
     browser_page.get_by_role("button", name="Run action").click()
     browser_page.get_by_text("is already running").wait_for()
+    # The refusal went into the page's #flash region; the checklist panel stayed in place.
+    assert "is already running" in browser_page.locator("#flash").inner_text()
+    assert browser_page.get_by_role("button", name="Run action").is_visible()
     assert ActionRun.objects.count() == 1 and len(queued) == 1
