@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search clean
+.PHONY: run test install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search clean chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ bench-search: install
 
 # Every benchmark, one after another (about 15 minutes; needs PostgreSQL and Redis).
 bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search
+
+# The chaos suite (docs/reliability.md): own PostgreSQL cluster, Redis, web, worker and beat on
+# loopback, crashed on purpose; about 10 minutes. `make test` runs its short form (tests/chaos).
+chaos: install
+	$(BIN)/python scripts/chaos.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
