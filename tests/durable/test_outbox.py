@@ -243,3 +243,22 @@ def test_dispatched_rows_are_pruned_after_the_retention_and_the_timeline_stays(
     assert list(EventDispatch.objects.values_list("receiver", flat=True)) == [broken_receiver]
     assert incident.timeline.count() == entries
     assert prune_dispatched(older_than_days=0, now=timezone.now() + timedelta(days=80)) == 0
+
+
+def test_admin_lists_the_outbox_and_retries_a_failing_row_at_the_next_sweep(
+    admin_client, service, broken_receiver, django_capture_on_commit_callbacks
+):
+    open_with_events(django_capture_on_commit_callbacks, service)
+    [row] = rows(broken_receiver)
+    assert row.next_attempt_at > timezone.now()
+
+    page = admin_client.get("/admin/incidents/eventdispatch/?dispatched_at__isempty=1")
+    assert page.status_code == 200 and broken_receiver in page.content.decode()
+    response = admin_client.post(
+        "/admin/incidents/eventdispatch/",
+        {"action": "retry_now", "_selected_action": [row.pk]},
+    )
+
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert row.next_attempt_at <= timezone.now()
