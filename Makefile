@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n auto --maxprocesses $(TEST_WORKERS))
 
-.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search clean
+.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search clean chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,11 @@ bench-search: install
 
 # Every benchmark, one after another (about 15 minutes; needs PostgreSQL and Redis).
 bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search
+
+# The chaos suite (docs/reliability.md): own PostgreSQL cluster, Redis, web, worker and beat on
+# loopback, crashed on purpose; about 10 minutes. `make test` runs its short form (tests/chaos).
+chaos: install
+	$(BIN)/python scripts/chaos.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

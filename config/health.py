@@ -18,10 +18,18 @@ from django.views.decorators.http import require_GET
 # A check returns None when healthy, or a short description of what is wrong.
 ReadinessCheck = Callable[[], "str | None"]
 _checks: dict[str, ReadinessCheck] = {}
+# Checks that report trouble without taking the process out of rotation ("degraded", 200).
+_advisory: set[str] = set()
 
 
-def register_readiness_check(name: str, check: ReadinessCheck) -> None:
+def register_readiness_check(name: str, check: ReadinessCheck, *, critical: bool = True) -> None:
+    """Add a readiness check. ``critical=False`` reports the problem in the body and the
+    status "degraded" but still answers 200: a failing event receiver must not stop ingestion."""
     _checks[name] = check
+    if critical:
+        _advisory.discard(name)
+    else:
+        _advisory.add(name)
 
 
 def check_database() -> str | None:
@@ -44,8 +52,15 @@ def check_broker() -> str | None:
     return None
 
 
+def check_event_dispatch() -> str | None:
+    from incidents.outbox import dispatch_problem
+
+    return dispatch_problem()
+
+
 register_readiness_check("database", check_database)
 register_readiness_check("broker", check_broker)
+register_readiness_check("event_dispatch", check_event_dispatch, critical=False)
 
 
 @never_cache
@@ -57,10 +72,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    results = {name: check() for name, check in _checks.items()}
-    failing = {name: problem for name, problem in results.items() if problem}
+    results = {}
+    for name, check in list(_checks.items()):
+        try:
+            results[name] = check()
+        except Exception as exc:  # a broken check is a failing check, never a 500
+            results[name] = f"check failed: {exc.__class__.__name__}: {exc}"
+    failing = {name for name, problem in results.items() if problem and name not in _advisory}
+    degraded = {name for name, problem in results.items() if problem and name in _advisory}
     body = {
-        "status": "unavailable" if failing else "ok",
+        "status": "unavailable" if failing else "degraded" if degraded else "ok",
         "checks": {name: problem or "ok" for name, problem in results.items()},
     }
     return JsonResponse(body, status=503 if failing else 200)

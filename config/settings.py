@@ -345,6 +345,22 @@ INGEST_SWEEP_SECONDS = env_int("INGEST_SWEEP_SECONDS", 15, minimum=1)
 # Days applied deliveries (raw bodies) are kept; 0 = forever.
 INGEST_EVENT_RETENTION_DAYS = env_int("INGEST_EVENT_RETENTION_DAYS", 30, minimum=0)
 
+# --- domain event outbox (issue 11) ---
+# Seconds between beat sweeps re-dispatching domain events whose receiver did not finish.
+EVENTS_SWEEP_SECONDS = env_float("EVENTS_SWEEP_SECONDS", 3.0)
+# An event the request did not dispatch becomes due for the sweep this many seconds after commit.
+EVENTS_REDISPATCH_AFTER_SECONDS = env_float("EVENTS_REDISPATCH_AFTER_SECONDS", 3.0)
+# Backoff of a failing receiver: base seconds, doubled per failure, capped (it never gives up).
+EVENTS_RETRY_BASE_SECONDS = env_float("EVENTS_RETRY_BASE_SECONDS", 5.0)
+EVENTS_RETRY_MAX_SECONDS = env_float("EVENTS_RETRY_MAX_SECONDS", 600.0)
+# /readyz reports (without failing readiness) receivers with events undispatched this long.
+EVENTS_STUCK_SECONDS = env_int("EVENTS_STUCK_SECONDS", 60, minimum=1)
+# Days dispatched outbox rows are kept (the timeline entries stay forever); 0 = forever.
+EVENTS_RETENTION_DAYS = env_int("EVENTS_RETENTION_DAYS", 7, minimum=0)
+# Seconds between escalation audits; a step overdue by more than the grace is repaired.
+ONCALL_AUDIT_SECONDS = env_int("ONCALL_AUDIT_SECONDS", 60, minimum=5)
+ONCALL_AUDIT_GRACE_SECONDS = env_int("ONCALL_AUDIT_GRACE_SECONDS", 60, minimum=5)
+
 # --- ui ---
 # Login throttle (per account and per client address): failed attempts allowed in one window,
 # after which the login answers 429 with Retry-After until the window ends.

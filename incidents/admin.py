@@ -149,3 +149,36 @@ class InboundEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+from incidents.models import EventDispatch  # noqa: E402
+
+
+@admin.register(EventDispatch)
+class EventDispatchAdmin(admin.ModelAdmin):
+    """The domain-event outbox, one row per receiver: see what is pending or failing, retry."""
+
+    list_display = (
+        "id",
+        "event",
+        "receiver",
+        "entry",
+        "created_at",
+        "dispatched_at",
+        "attempts",
+        "next_attempt_at",
+    )
+    list_filter = ("event", "receiver", ("dispatched_at", admin.EmptyFieldListFilter))
+    search_fields = ("receiver", "last_error")
+    readonly_fields = [f.name for f in EventDispatch._meta.fields]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Retry the selected undispatched events at the next sweep")
+    def retry_now(self, request, queryset):
+        from django.utils import timezone
+
+        n = queryset.filter(dispatched_at=None).update(next_attempt_at=timezone.now())
+        self.message_user(request, f"{n} event(s) will be retried at the next sweep.")

@@ -9,7 +9,12 @@ class IncidentsConfig(AppConfig):
     @property
     def periodic_tasks(self) -> dict:
         return {
-            "ingest-sweep": ("incidents.tasks.sweep_inbound_events", settings.INGEST_SWEEP_SECONDS)
+            "ingest-sweep": ("incidents.tasks.sweep_inbound_events", settings.INGEST_SWEEP_SECONDS),
+            "events-redispatch": (
+                "incidents.tasks.redispatch_events",
+                settings.EVENTS_SWEEP_SECONDS,
+            ),
+            "events-prune": ("incidents.tasks.prune_dispatched_events", 3600),
         }
 
     def ready(self) -> None:

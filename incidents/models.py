@@ -365,3 +365,57 @@ class InboundEvent(models.Model):
 
     def __str__(self) -> str:
         return f"event {self.pk} from {self.integration_id}"
+
+
+# --- domain event outbox ------------------------------------------------------------------
+
+
+class EventDispatch(models.Model):
+    """One announced domain event for one receiver: the outbox row beside its timeline entry.
+
+    Written in the transaction that writes the timeline entry, so an event exists exactly when
+    the change it announces committed. The timeline stays append-only (PostgreSQL's trigger);
+    the dispatch state lives here, one row per receiver, so a receiver that keeps failing
+    backs off alone and never holds up the others. ``dispatched_at`` is set in the receiver's
+    own transaction, so a receiver's database effects and "done" commit together.
+    """
+
+    entry = models.ForeignKey(
+        TimelineEntry,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="dispatches",
+    )
+    event = models.CharField(max_length=64)
+    receiver = models.CharField(max_length=255)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField()
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entry", "event", "receiver"], name="event_dispatch_once_per_receiver"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(dispatched_at__isnull=True),
+                name="event_dispatch_pending_idx",
+            ),
+            models.Index(
+                fields=["dispatched_at"],
+                condition=Q(dispatched_at__isnull=False),
+                name="event_dispatch_done_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "dispatched" if self.dispatched_at else f"pending ({self.attempts} attempts)"
+        return f"{self.event} → {self.receiver}: {state}"

@@ -30,3 +30,25 @@ def sweep_inbound_events() -> int:
     applied = apply_pending_events()
     prune_old_events(older_than_days=settings.INGEST_EVENT_RETENTION_DAYS)
     return applied
+
+
+@shared_task
+def redispatch_events() -> int:
+    """Every few seconds (beat): dispatch domain events whose receiver did not finish.
+
+    Safe on several workers and beats at once: each outbox row is claimed with SKIP LOCKED
+    and marked dispatched in the receiver's own transaction.
+    """
+    from incidents.outbox import redispatch_due
+
+    return redispatch_due()
+
+
+@shared_task
+def prune_dispatched_events() -> int:
+    """Hourly: delete outbox rows dispatched more than EVENTS_RETENTION_DAYS ago."""
+    from django.conf import settings
+
+    from incidents.outbox import prune_dispatched
+
+    return prune_dispatched(older_than_days=settings.EVENTS_RETENTION_DAYS)

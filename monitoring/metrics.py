@@ -195,3 +195,11 @@ def scheduler() -> Iterable[Metric]:
     for name, at in SchedulerTick.objects.values_list("name", "at"):
         family.add_metric([name], at.timestamp())
     yield family
+
+
+@register_metric_source
+def event_dispatch() -> Iterable[Metric]:
+    """Domain-event outbox backlog and failures by receiver (incidents.outbox)."""
+    from incidents.outbox import metric_families
+
+    yield from metric_families()

@@ -8,6 +8,7 @@ class OncallConfig(AppConfig):
     verbose_name = "On-call and escalation"
     periodic_tasks = {
         "oncall-sweep": ("oncall.tasks.sweep", settings.ONCALL_SWEEP_SECONDS),
+        "oncall-audit": ("oncall.tasks.audit_escalations", settings.ONCALL_AUDIT_SECONDS),
     }
 
     def ready(self) -> None:

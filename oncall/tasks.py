@@ -16,3 +16,12 @@ def sweep() -> dict:
     fired = escalation.fire_due_escalations()
     requeued = delivery.requeue_due_notifications()
     return {"fired": fired, "requeued": len(requeued)}
+
+
+@shared_task(ignore_result=True)
+def audit_escalations() -> dict:
+    """Every minute (beat): repair escalations that never started or whose step is overdue."""
+    from oncall.auditor import audit_escalations as audit
+
+    report = audit()
+    return {"started": report.started, "fired": report.fired, "failed": report.failed}
