@@ -86,6 +86,12 @@ def open_incident(
     which caller creates the incident; the others see the violation, re-read and record a repeat.
     """
     severity = _validate_severity(severity)
+    if (
+        source == Source.MANUAL
+        and Service.objects.filter(pk=service.pk, archived_at__isnull=False).exists()
+    ):
+        # Archiving switched every automatic source off (incidents.catalog); people are told.
+        raise IncidentError(f"cannot open an incident on {service.name}: the service is archived")
     title = (title or "").strip()[:255]
     if not title:
         raise IncidentError("an incident needs a title")
