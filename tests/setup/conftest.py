@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from tests.monitoring.conftest import loopback_allowed, target  # noqa: F401 (fixtures)
+
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
