@@ -281,3 +281,6 @@ class RotationViewSet(TeamScopedViewSet):
 def register(router) -> None:
     router.register("oncall/policies", EscalationPolicyViewSet, basename="oncall-policy")
     router.register("oncall/rotations", RotationViewSet, basename="oncall-rotation")
+    from oncall.api_contact import ContactMethodViewSet
+
+    router.register("me/contact-methods", ContactMethodViewSet, basename="me-contact-method")
