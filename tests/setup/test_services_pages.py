@@ -188,11 +188,23 @@ def test_service_page_gathers_what_belongs_to_the_service(service, viewer):
         service=service, kind="generic", name="my generic", token_prefix="abcd1234",
         token_hash="x" * 64,
     )  # fmt: skip
+    from django.utils import timezone
+
+    from postmortems.models import PostMortem
+    from runbooks.models import Runbook
+    from tests.factories import IncidentFactory
+
+    runbook = Runbook.objects.create(
+        team=service.team, title="Restart the avatar", next_review_at=timezone.now()
+    )
+    runbook.services.add(service)
+    old = IncidentFactory(service=service, status="resolved")
+    PostMortem.objects.create(incident=old, team=service.team, title="Why it fell silent")
     response = client_for(viewer).get(f"/services/{service.slug}/")
     assert response.status_code == 200
     body = response.content.decode()
     for text in ("Avatar silent", incident.reference, "health endpoint", "nightly export",
-                 "my generic", service.slug):  # fmt: skip
+                 "my generic", service.slug, "Restart the avatar", "Why it fell silent"):  # fmt: skip
         assert text in body
     # A viewer sees no configuration buttons.
     assert f"/services/{service.slug}/edit/" not in body
