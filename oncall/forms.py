@@ -296,3 +296,12 @@ class ContactMethodForm(forms.Form):
             if isinstance(data.get(name), str) and "\x00" in data[name]:
                 self.add_error(name, _("NUL characters are not allowed."))
         return data
+
+
+class ProfileForm(forms.Form):
+    display_name = forms.CharField(label=_("Display name"), max_length=150, required=False)
+    time_zone = forms.ChoiceField(label=_("Time zone"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = _zone_choices()

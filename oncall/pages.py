@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import Membership, Team
 from accounts.permissions import Action, can, team_ids_of
+from accounts.profile import update_profile
 from config.errors import DomainError, InvalidInput
 from config.pages import require_role
 from config.stale import version_of
@@ -36,6 +37,7 @@ from oncall.forms import (
     OverrideForm,
     PolicyForm,
     PreviewForm,
+    ProfileForm,
     RotationForm,
     SwapForm,
     new_policy_initial,
@@ -590,3 +592,45 @@ def contact_method_verify(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return render(request, "oncall/_send_result.html", {"result": result})
     return _contact_page(request, ContactMethodForm(), result=result, tested=method.pk)
+
+
+# --- my profile ---------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def my_profile(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = ProfileForm(
+        request.POST or None,
+        initial={"display_name": user.display_name, "time_zone": user.time_zone},
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                update_profile(
+                    user=user,
+                    actor=Actor.of_request(request),
+                    display_name=form.cleaned_data["display_name"],
+                    time_zone=form.cleaned_data["time_zone"],
+                )
+            except DomainError as exc:
+                field, sep, problem = exc.message.partition(": ")
+                form.add_error(field if sep and field in form.fields else None, problem)
+            else:
+                return see_other(reverse("oncall:profile"))
+        status = 400
+    now = timezone.now()
+    shifts = []
+    for rotation in Rotation.objects.filter(members__user=user).distinct():
+        for shift in shifts_between(rotation, now, now + timedelta(days=28)):
+            if shift.user.pk == user.pk:
+                shifts.append((rotation, shift))
+    shifts.sort(key=lambda item: item[1].start)
+    return render(
+        request,
+        "oncall/profile.html",
+        {"form": form, "shifts": shifts[:20], "contact_count": user.contact_methods.count()},
+        status=status,
+    )

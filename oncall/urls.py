@@ -26,6 +26,7 @@ urlpatterns = [
     path("channels/new/", pages.channel_new, name="channel-new"),
     path("channels/<int:pk>/", pages.channel_edit, name="channel"),
     path("channels/<int:pk>/test/", pages.channel_test, name="channel-test"),
+    path("me/", pages.my_profile, name="profile"),
     path("me/contact-methods/", pages.contact_methods, name="contact-methods"),
     path(
         "me/contact-methods/<int:pk>/delete/",

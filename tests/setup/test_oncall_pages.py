@@ -352,3 +352,19 @@ def test_viewer_reads_a_policy_but_cannot_save_it(team, viewer):
     assert response.status_code == 403
     policy.refresh_from_db()
     assert policy.name == "Read me"
+
+
+def test_my_profile_sets_name_and_time_zone_and_lists_my_shifts(team, responder):
+    rotation = RotationFactory(team=team, start_date=datetime.date(2020, 1, 6), shift_hours=24)
+    RotationMemberFactory(rotation=rotation, user=responder, position=0)
+    client = client_for(responder)
+    page = client.get("/oncall/me/")
+    assert page.status_code == 200 and len(page.context["shifts"]) >= 20
+    response = client.post("/oncall/me/", {"display_name": "Ada", "time_zone": "Asia/Tokyo"})
+    assert response.status_code == 303
+    responder.refresh_from_db()
+    assert (responder.display_name, responder.time_zone) == ("Ada", "Asia/Tokyo")
+    assert AuditLog.objects.filter(action="account.profile_updated", actor=responder).exists()
+    bad = client.post("/oncall/me/", {"display_name": "x\x00", "time_zone": "Mars/Base"})
+    assert bad.status_code == 400 and 'id="id_time_zone_error"' in bad.content.decode()
+    assert client_for().get("/oncall/me/").status_code == 302
