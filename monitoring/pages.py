@@ -32,6 +32,13 @@ from monitoring.forms import HeartbeatForm, MonitorFilterForm, ProbeForm
 from monitoring.models import Heartbeat, HeartbeatPing, Probe, ProbeState
 
 PAGE_SIZE = 50
+_OVERVIEW_COLUMNS = (
+    "id", "name", "method", "url", "interval_seconds", "state", "last_checked_at", "last_error",
+    "service__id", "service__name", "service__slug",
+)  # fmt: skip
+_HEARTBEAT_COLUMNS = (
+    "id", "name", "uuid", "state", "last_ping_at", "alert_after", "service__id", "service__name",
+)  # fmt: skip
 PING_LOG_SIZE = 50
 
 
@@ -68,6 +75,15 @@ def _to_form(form, exc: DomainError) -> None:
 # --- overview -----------------------------------------------------------------------------
 
 
+def _rounded(figures: dict | None) -> dict | None:
+    if figures is None:
+        return None
+    return {
+        k: (round(v) if isinstance(v, float) and k.startswith("p") else v)
+        for k, v in figures.items()
+    }
+
+
 @login_required
 @require_GET
 def monitor_overview(request: HttpRequest) -> HttpResponse:
@@ -89,17 +105,23 @@ def monitor_overview(request: HttpRequest) -> HttpResponse:
     if data["q"]:
         probes = probes.filter(Q(name__icontains=data["q"]) | Q(url__icontains=data["q"]))
         heartbeats = heartbeats.filter(name__icontains=data["q"])
+    # Ordered along the unique (service, name) index: a page is an index range, not a sort of
+    # every probe; only the columns the table shows are read.
     paginator = Paginator(
-        probes.select_related("service").order_by("service__name", "name", "id"), PAGE_SIZE
+        probes.select_related("service").only(*_OVERVIEW_COLUMNS).order_by("service_id", "name"),
+        PAGE_SIZE,
     )
     page = paginator.get_page(data["page"] or 1)
     now = timezone.now()
     percentiles = charts.percentiles_for(
         [probe.pk for probe in page.object_list], since=now - timedelta(hours=24)
     )
-    rows = [(probe, percentiles.get(probe.pk)) for probe in page.object_list]
+    rows = [(probe, _rounded(percentiles.get(probe.pk))) for probe in page.object_list]
     heartbeat_page = Paginator(
-        heartbeats.select_related("service").order_by("service__name", "name", "id"), PAGE_SIZE
+        heartbeats.select_related("service")
+        .only(*_HEARTBEAT_COLUMNS)
+        .order_by("service_id", "name"),
+        PAGE_SIZE,
     ).get_page(data["page"] or 1)
     query = request.GET.copy()
     query.pop("page", None)
@@ -113,6 +135,9 @@ def monitor_overview(request: HttpRequest) -> HttpResponse:
         "scheduler_problem": stats.scheduler_problem(),
         "base_url": public_base_url(request),
         "states": [s.value for s in ProbeState],
+        # Row links built once, not reversed per row.
+        "probe_prefix": reverse("probe-page", args=[0])[: -len("0/")],
+        "heartbeat_prefix": reverse("heartbeat-page", args=[0])[: -len("0/")],
     }
     template = "monitoring/list.html#monitors" if request.htmx else "monitoring/list.html"
     return render(request, template, context)

@@ -26,7 +26,10 @@ def when(context, value: datetime | None, empty: str = "—") -> str:
     if value is None:
         return empty
     request = context.get("request")
-    zone = viewer_zone(getattr(request, "user", None))
+    cached = context.render_context.get("viewer_zone")
+    if cached is None:
+        cached = context.render_context["viewer_zone"] = viewer_zone(getattr(request, "user", None))
+    zone = cached
     local = value.astimezone(zone)
     today = timezone.now().astimezone(zone).date()
     shown = local.strftime("%H:%M") if local.date() == today else local.strftime("%Y-%m-%d %H:%M")
