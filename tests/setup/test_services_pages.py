@@ -231,3 +231,25 @@ def test_overview_links_each_service_to_its_page(service, viewer):
     body = client_for(viewer).get("/services/").content.decode()
     assert f'href="/services/{service.slug}/"' in body
     assert f'href="/services/{other.slug}/"' in body
+
+
+def test_service_api_writes_go_through_the_catalogue_and_leave_audit_rows(team, manager):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(manager)
+    created = api.post(
+        "/api/v1/services/",
+        {"team": team.pk, "name": "Voice bot", "slug": "voice-bot", "rto_minutes": 20},
+        format="json",
+    )
+    assert created.status_code == 201 and created.json()["archived_at"] is None
+    service = Service.objects.get(slug="voice-bot")
+    changed = api.patch(f"/api/v1/services/{service.pk}/", {"rpo_minutes": 3}, format="json")
+    assert changed.status_code == 200
+    service.refresh_from_db()
+    assert service.rpo_minutes == 3
+    actions = list(
+        AuditLog.objects.filter(target="service:voice-bot").values_list("action", flat=True)
+    )
+    assert sorted(actions) == ["service.created", "service.updated"]
