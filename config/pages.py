@@ -28,3 +28,12 @@ def teams_where(user, action: Action):
     return Team.objects.filter(
         pk__in=Membership.objects.filter(user=user, role__gte=Role(action.value)).values("team_id")
     )
+
+
+def error_to_form(form, exc) -> None:
+    """Show a service's refusal next to its field: services name it as ``field: problem``."""
+    field, sep, problem = exc.message.partition(": ")
+    if sep and field in form.fields:
+        form.add_error(field, problem)
+    else:
+        form.add_error(None, exc.message)

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.permissions import Action, can, team_ids_of
 from config.baseurl import public_base_url
 from config.errors import DomainError, InvalidInput
-from config.pages import require_role
+from config.pages import error_to_form, require_role
 from config.stale import version_of
 from incidents.access import get_service_for_user
 from incidents.actors import Actor
@@ -62,14 +62,6 @@ def _get_heartbeat(request: HttpRequest, pk: int) -> Heartbeat:
     if heartbeat is None:
         raise Http404("No such heartbeat")
     return heartbeat
-
-
-def _to_form(form, exc: DomainError) -> None:
-    field, sep, problem = exc.message.partition(": ")
-    if sep and field in form.fields:
-        form.add_error(field, problem)
-    else:
-        form.add_error(None, exc.message)
 
 
 # --- overview -----------------------------------------------------------------------------
@@ -169,7 +161,7 @@ def probe_new(request: HttpRequest, slug: str) -> HttpResponse:
                 service=service, actor=Actor.of_request(request), values=form.values()
             )
         except DomainError as exc:
-            _to_form(form, exc)
+            error_to_form(form, exc)
         else:
             return see_other(reverse("probe-page", args=[probe.pk]))
     return _probe_form_page(request, form, service=service, probe=None, status=400)
@@ -194,7 +186,7 @@ def probe_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 version=version,
             )  # fmt: skip
         except DomainError as exc:
-            _to_form(form, exc)
+            error_to_form(form, exc)
         else:
             return see_other(reverse("probe-page", args=[probe.pk]))
     return _probe_form_page(request, form, service=probe.service, probe=probe, status=400)
@@ -295,7 +287,7 @@ def heartbeat_new(request: HttpRequest, slug: str) -> HttpResponse:
                 service=service, actor=Actor.of_request(request), values=form.values()
             )
         except DomainError as exc:
-            _to_form(form, exc)
+            error_to_form(form, exc)
         else:
             return see_other(reverse("heartbeat-page", args=[heartbeat.pk]))
     return _heartbeat_form_page(request, form, service=service, heartbeat=None, status=400)
@@ -323,7 +315,7 @@ def heartbeat_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 version=version,
             )  # fmt: skip
         except DomainError as exc:
-            _to_form(form, exc)
+            error_to_form(form, exc)
         else:
             return see_other(reverse("heartbeat-page", args=[heartbeat.pk]))
     return _heartbeat_form_page(

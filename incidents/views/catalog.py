@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.permissions import Action, can
 from config.baseurl import public_base_url
 from config.errors import DomainError, InvalidInput
-from config.pages import require_role, teams_where
+from config.pages import error_to_form, require_role, teams_where
 from config.stale import version_of
 from incidents import catalog
 from incidents.access import get_service_for_user
@@ -45,15 +45,6 @@ def _service_form_initial(service: Service) -> dict:
         **{name: getattr(service, name) for name in catalog.SERVICE_FIELDS},
         "version": version_of(service, catalog.SERVICE_FIELDS),
     }
-
-
-def _domain_error_to_form(form, exc: DomainError) -> None:
-    """A service's refusal names its field as ``field: problem``; show it next to that field."""
-    field, sep, problem = exc.message.partition(": ")
-    if sep and field in form.fields:
-        form.add_error(field, problem)
-    else:
-        form.add_error(None, exc.message)
 
 
 @login_required
@@ -80,7 +71,7 @@ def service_new(request: HttpRequest) -> HttpResponse:
                     actor=Actor.of_request(request),
                 )
             except DomainError as exc:
-                _domain_error_to_form(form, exc)
+                error_to_form(form, exc)
             else:
                 return see_other(reverse("service-page", args=[service.slug]))
         status = 400
@@ -115,7 +106,7 @@ def service_edit(request: HttpRequest, slug: str) -> HttpResponse:
                 version=data["version"],
             )
         except DomainError as exc:
-            _domain_error_to_form(form, exc)
+            error_to_form(form, exc)
         else:
             return see_other(reverse("service-page", args=[service.slug]))
     return render(

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import Action, can
 from config.errors import DomainError
-from config.pages import require_role
+from config.pages import error_to_form, require_role
 from config.stale import version_of
 from incidents.actors import Actor
 from incidents.views.common import see_other
@@ -22,7 +22,7 @@ from oncall.forms import (
 from oncall.models import (
     Channel,
 )
-from oncall.pages.common import get_in_my_teams, team_for_new, to_form
+from oncall.pages.common import get_in_my_teams, team_for_new
 
 # --- channels -----------------------------------------------------------------------------
 
@@ -61,7 +61,7 @@ def channel_new(request: HttpRequest) -> HttpResponse:
                 team=team, actor=Actor.of_request(request), values=_channel_values(form)
             )
         except DomainError as exc:
-            to_form(form, exc)
+            error_to_form(form, exc)
         else:
             return see_other(reverse("oncall:channel", args=[channel.pk]))
     return _channel_page(request, form, team=team, channel=None, status=400)
@@ -85,7 +85,7 @@ def channel_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 channel=channel, version=form.cleaned_data["version"],
             )  # fmt: skip
         except DomainError as exc:
-            to_form(form, exc)
+            error_to_form(form, exc)
         else:
             return see_other(reverse("oncall:channel", args=[channel.pk]))
     return _channel_page(request, form, team=team, channel=channel, status=400)

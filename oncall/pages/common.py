@@ -8,15 +8,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Team
 from accounts.permissions import team_ids_of
-from config.errors import DomainError, InvalidInput
-
-
-def to_form(form, exc: DomainError) -> None:
-    field, sep, problem = exc.message.partition(": ")
-    if sep and field in form.fields:
-        form.add_error(field, problem)
-    else:
-        form.add_error(None, exc.message)
+from config.errors import InvalidInput
 
 
 def team_for_new(request: HttpRequest) -> Team:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import Membership
 from accounts.profile import update_profile
 from config.errors import DomainError
+from config.pages import error_to_form
 from incidents.actors import Actor
 from incidents.views.common import see_other
 from oncall import configure
@@ -26,7 +27,6 @@ from oncall.models import (
     ContactMethod,
     Rotation,
 )
-from oncall.pages.common import to_form
 from oncall.rotations import shifts_between
 
 # --- my contact methods -------------------------------------------------------------------
@@ -69,7 +69,7 @@ def contact_methods(request: HttpRequest) -> HttpResponse:
                 actor=Actor.of_request(request),
             )  # fmt: skip
         except DomainError as exc:
-            to_form(form, exc)
+            error_to_form(form, exc)
         else:
             return see_other(reverse("oncall:contact-methods"))
     return _contact_page(request, form, status=400)

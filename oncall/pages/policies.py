@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Team
 from accounts.permissions import Action, can, team_ids_of
 from config.errors import DomainError, InvalidInput
-from config.pages import require_role
+from config.pages import error_to_form, require_role
 from config.stale import version_of
 from incidents.access import get_service_for_user
 from incidents.actors import Actor
@@ -34,7 +34,7 @@ from oncall.models import (
     Rotation,
     ServiceEscalation,
 )
-from oncall.pages.common import get_in_my_teams, team_for_new, team_members, to_form
+from oncall.pages.common import get_in_my_teams, team_for_new, team_members
 from oncall.policies import first_level_from, policy_for_service, rule_for, snapshot_policy
 
 # --- policies -----------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def policy_new(request: HttpRequest) -> HttpResponse:
                 levels=form.level_specs(), visible_team_ids=team_ids_of(request.user),
             )  # fmt: skip
         except DomainError as exc:
-            to_form(form, exc)
+            error_to_form(form, exc)
         else:
             return see_other(reverse("oncall:policy", args=[policy.pk]))
     return _policy_page(request, form, team=team, policy=None, status=400)
@@ -160,7 +160,7 @@ def policy_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 version=form.cleaned_data["version"],
             )  # fmt: skip
         except DomainError as exc:
-            to_form(form, exc)
+            error_to_form(form, exc)
         else:
             return see_other(reverse("oncall:policy", args=[policy.pk]))
     return _policy_page(request, form, team=team, policy=policy, status=400)

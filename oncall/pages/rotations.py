@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import Team
 from accounts.permissions import Action, can
 from config.errors import DomainError, InvalidInput
-from config.pages import require_role
+from config.pages import error_to_form, require_role
 from incidents.actors import Actor
 from incidents.templatetags.setup_pages import viewer_zone
 from incidents.views.common import see_other
@@ -31,7 +31,7 @@ from oncall.models import (
     Override,
     Rotation,
 )
-from oncall.pages.common import get_in_my_teams, team_for_new, team_members, to_form
+from oncall.pages.common import get_in_my_teams, team_for_new, team_members
 from oncall.rotations import shifts_between
 
 CALENDAR_DAYS = 28
@@ -94,7 +94,7 @@ def rotation_new(request: HttpRequest) -> HttpResponse:
                 member_ids=form.cleaned_data["member_ids"],
             )  # fmt: skip
         except DomainError as exc:
-            to_form(form, exc)
+            error_to_form(form, exc)
         else:
             return see_other(reverse("oncall:rotation", args=[rotation.pk]))
     return _rotation_page(request, form, team=team, rotation=None, status=400)
@@ -121,7 +121,7 @@ def rotation_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 member_ids=form.cleaned_data["member_ids"], version=form.cleaned_data["version"],
             )  # fmt: skip
         except DomainError as exc:
-            to_form(form, exc)
+            error_to_form(form, exc)
         else:
             return see_other(reverse("oncall:rotation", args=[rotation.pk]))
     return _rotation_page(request, form, team=team, rotation=rotation, status=400)
