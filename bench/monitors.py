@@ -69,7 +69,8 @@ if Probe.objects.count() < {PROBES}:
                    'job ' || g, gen_random_uuid(), 3600, 600, 4, 'new', 0, now()
             FROM generate_series(1, {HEARTBEATS}) g''')
     with connection.cursor() as c:
-        for table in ("monitoring_probe", "monitoring_proberesult", "monitoring_heartbeat"):
+        for table in ("incidents_service", "monitoring_probe", "monitoring_proberesult",
+                      "monitoring_heartbeat"):
             c.execute(f"VACUUM ANALYZE {{table}}")
 user, _ = User.objects.get_or_create(username="bench-monitors")
 user.set_password("bench-monitors-password")
