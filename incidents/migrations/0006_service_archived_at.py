@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0005_integration_token_rotation'),
+        ("incidents", "0005_integration_token_rotation"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='service',
-            name='archived_at',
+            model_name="service",
+            name="archived_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

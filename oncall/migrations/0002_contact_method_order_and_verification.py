@@ -4,29 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('oncall', '0001_initial'),
+        ("oncall", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='contactmethod',
-            options={'ordering': ['user', 'position', 'id']},
+            name="contactmethod",
+            options={"ordering": ["user", "position", "id"]},
         ),
         migrations.AddField(
-            model_name='contactmethod',
-            name='created_at',
+            model_name="contactmethod",
+            name="created_at",
             field=models.DateTimeField(auto_now_add=True, null=True),
         ),
         migrations.AddField(
-            model_name='contactmethod',
-            name='position',
+            model_name="contactmethod",
+            name="position",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='contactmethod',
-            name='verified_at',
+            model_name="contactmethod",
+            name="verified_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
