@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -224,15 +225,26 @@ def integration_new(request: HttpRequest, slug: str) -> HttpResponse:
             if Integration.objects.filter(service=service, name=data["name"]).exists():
                 form.add_error("name", _("This service already has an integration of that name."))
             else:
-                integration, token = create_integration(
-                    service=service,
-                    kind=data["kind"],
-                    name=data["name"],
-                    actor=Actor.of_request(request),
-                    auto_resolve=data["auto_resolve"],
-                    hmac_secret=data["hmac_secret"],
-                    request=request,
-                )
+                try:
+                    integration, token = create_integration(
+                        service=service,
+                        kind=data["kind"],
+                        name=data["name"],
+                        actor=Actor.of_request(request),
+                        auto_resolve=data["auto_resolve"],
+                        hmac_secret=data["hmac_secret"],
+                        request=request,
+                    )
+                except IntegrityError:  # the same name, created a moment ago by someone else
+                    form.add_error(
+                        "name", _("This service already has an integration of that name.")
+                    )
+                    return render(
+                        request,
+                        "incidents/integration_new.html",
+                        {"nav": "services", "service": service, "form": form},
+                        status=409,
+                    )
                 if data["default_severity"] != integration.default_severity:
                     Integration.objects.filter(pk=integration.pk).update(
                         default_severity=data["default_severity"]
