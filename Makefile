@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n auto --maxprocesses $(TEST_WORKERS))
 
-.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search clean chaos
+.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search bench-monitors clean chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,9 @@ bench-api: install
 
 bench-search: install
 	$(BIN)/python bench/learn_search.py
+
+bench-monitors: install
+	$(BIN)/python bench/monitors.py
 
 # Every benchmark, one after another (about 15 minutes; needs PostgreSQL and Redis).
 bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search

@@ -38,6 +38,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Public base URL, used in links that leave Vigil (notifications, acknowledge links, webhooks).
 BASE_URL = env_str("VIGIL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset: pages that show a URL to copy (webhook and ping URLs) use the request's own host.
+BASE_URL_CONFIGURED = bool(env_str("VIGIL_BASE_URL", ""))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

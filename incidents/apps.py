@@ -32,3 +32,24 @@ class IncidentsConfig(AppConfig):
                 weak=False,
                 dispatch_uid=f"ingest-forget-integrations-{signal is post_save}",
             )
+        from incidents.service_sections import ServiceSection, register_service_section
+        from incidents.views.catalog import integrations_section, open_incidents_section
+
+        register_service_section(
+            ServiceSection(
+                key="open-incidents",
+                title="Open incidents",
+                order=10,
+                template="incidents/_section_open_incidents.html",
+                get_context=open_incidents_section,
+            )
+        )
+        register_service_section(
+            ServiceSection(
+                key="integrations",
+                title="Integrations",
+                order=20,
+                template="incidents/_section_integrations.html",
+                get_context=integrations_section,
+            )
+        )

@@ -39,6 +39,9 @@ class ServiceQuerySet(models.QuerySet):
 
         return self.filter(team_id__in=team_ids_of(user))
 
+    def active(self) -> ServiceQuerySet:
+        return self.filter(archived_at__isnull=True)
+
 
 class Service(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="services")
@@ -60,6 +63,9 @@ class Service(models.Model):
         help_text="Estimated cost of one hour of outage.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Archived services open no incidents: archiving switches off every source (see
+    # incidents.catalog.archive_service) and declaring on them is refused.
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     objects = ServiceQuerySet.as_manager()
 
@@ -71,6 +77,10 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
 
 class IncidentQuerySet(models.QuerySet):

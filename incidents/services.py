@@ -18,7 +18,7 @@ from accounts import audit
 from accounts.permissions import Action, can
 from incidents import events
 from incidents.actors import Actor
-from incidents.errors import DedupConflict, InvalidIncidentInput, InvalidTransition
+from incidents.errors import DedupConflict, IncidentError, InvalidIncidentInput, InvalidTransition
 from incidents.models import (
     OPEN_STATUSES,
     Incident,
@@ -100,6 +100,12 @@ def open_incident(
     which caller creates the incident; the others see the violation, re-read and record a repeat.
     """
     severity = _validate_severity(severity)
+    if (
+        source == Source.MANUAL
+        and Service.objects.filter(pk=service.pk, archived_at__isnull=False).exists()
+    ):
+        # Archiving switched every automatic source off (incidents.catalog); people are told.
+        raise IncidentError(f"cannot open an incident on {service.name}: the service is archived")
     title = (title or "").strip()[:255]
     if not title:
         raise InvalidIncidentInput("an incident needs a title")

@@ -28,3 +28,18 @@ class MonitoringConfig(AppConfig):
         from monitoring.stats import scheduler_problem
 
         register_readiness_check("probe_scheduler", scheduler_problem)
+        from incidents.catalog import register_archive_hook
+        from incidents.service_sections import ServiceSection, register_service_section
+        from monitoring.configure import pause_monitors_of_service
+        from monitoring.pages import monitors_section
+
+        register_archive_hook(pause_monitors_of_service)
+        register_service_section(
+            ServiceSection(
+                key="monitors",
+                title="Probes and heartbeats",
+                order=30,
+                template="monitoring/_service_section.html",
+                get_context=monitors_section,
+            )
+        )

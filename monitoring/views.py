@@ -3,9 +3,7 @@ from __future__ import annotations
 import uuid as uuid_lib
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import render
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
@@ -14,9 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.audit import client_ip
 from monitoring import metrics
-from monitoring.models import Heartbeat, PingKind, Probe
+from monitoring.models import PingKind
 from monitoring.pings import Ping, record_ping
-from monitoring.stats import scheduler_problem
 
 
 def _ping(request: HttpRequest, uuid: str, kind: str, exit_status=None) -> HttpResponse:
@@ -83,27 +80,3 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             return response
     body, content_type = metrics.exposition(request.META.get("HTTP_ACCEPT", ""))
     return HttpResponse(body, content_type=content_type)
-
-
-@login_required
-@require_GET
-def monitor_list(request: HttpRequest) -> HttpResponse:
-    probes = (
-        Probe.objects.visible_to(request.user)
-        .select_related("service")
-        .order_by("service__name", "name")
-    )
-    heartbeats = (
-        Heartbeat.objects.visible_to(request.user)
-        .select_related("service")
-        .order_by("service__name", "name")
-    )
-    context = {
-        "nav": "monitors",
-        "probes": probes,
-        "heartbeats": heartbeats,
-        "scheduler_problem": scheduler_problem(),
-        "base_url": settings.BASE_URL,
-    }
-    template = "monitoring/list.html#monitors" if request.htmx else "monitoring/list.html"
-    return render(request, template, context)

@@ -263,3 +263,6 @@ class RotationViewSet(_OnCallViewSet):
 def register(router) -> None:
     router.register("oncall/policies", EscalationPolicyViewSet, basename="oncall-policy")
     router.register("oncall/rotations", RotationViewSet, basename="oncall-rotation")
+    from oncall.api_contact import ContactMethodViewSet
+
+    router.register("me/contact-methods", ContactMethodViewSet, basename="me-contact-method")

@@ -41,3 +41,15 @@ class OncallConfig(AppConfig):
         events.incident_escalation_requested.connect(
             receivers.on_escalation_requested, dispatch_uid=uid
         )
+        from incidents.service_sections import ServiceSection, register_service_section
+        from oncall.pages import escalation_section
+
+        register_service_section(
+            ServiceSection(
+                key="escalation",
+                title="Escalation policy",
+                order=15,
+                template="oncall/_service_section.html",
+                get_context=escalation_section,
+            )
+        )

@@ -181,9 +181,14 @@ class ContactMethod(models.Model):
     target = models.CharField(max_length=500)
     secret = models.CharField(max_length=128, blank=True)
     is_active = models.BooleanField(default=True)
+    # The person's order of preference; deliveries go to every active method in this order.
+    position = models.PositiveIntegerField(default=0)
+    # Set when a test message to it was delivered (the person asked for it and it arrived).
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, null=True)
 
     class Meta:
-        ordering = ["user", "id"]
+        ordering = ["user", "position", "id"]
 
     def __str__(self) -> str:
         return f"{self.user}: {self.kind} {self.target}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from oncall import views
+from oncall import pages, views
 
 app_name = "oncall"
 
@@ -8,4 +8,39 @@ urlpatterns = [
     path("", views.on_call_now, name="now"),
     path("ack/<str:token>/", views.acknowledge_link, name="ack"),
     path("rotations/<int:pk>/calendar.ics", views.rotation_calendar, name="rotation-calendar"),
+    # Set-up pages (oncall.pages).
+    path("setup/", pages.setup_overview, name="setup"),
+    path("policies/new/", pages.policy_new, name="policy-new"),
+    path("policies/<int:pk>/", pages.policy_edit, name="policy"),
+    path("policies/<int:pk>/delete/", pages.policy_delete, name="policy-delete"),
+    path("services/<slug:slug>/policy/", pages.service_policy, name="service-policy"),
+    path("rotations/new/", pages.rotation_new, name="rotation-new"),
+    path("rotations/<int:pk>/", pages.rotation_edit, name="rotation"),
+    path("rotations/<int:pk>/overrides/", pages.override_add, name="override-add"),
+    path(
+        "rotations/<int:pk>/overrides/<int:override_pk>/delete/",
+        pages.override_remove,
+        name="override-remove",
+    ),
+    path("rotations/<int:pk>/swap/", pages.shift_swap, name="shift-swap"),
+    path("channels/new/", pages.channel_new, name="channel-new"),
+    path("channels/<int:pk>/", pages.channel_edit, name="channel"),
+    path("channels/<int:pk>/test/", pages.channel_test, name="channel-test"),
+    path("me/", pages.my_profile, name="profile"),
+    path("me/contact-methods/", pages.contact_methods, name="contact-methods"),
+    path(
+        "me/contact-methods/<int:pk>/delete/",
+        pages.contact_method_remove,
+        name="contact-method-remove",
+    ),
+    path(
+        "me/contact-methods/<int:pk>/verify/",
+        pages.contact_method_verify,
+        name="contact-method-verify",
+    ),
+    path(
+        "me/contact-methods/<int:pk>/move/<str:direction>/",
+        pages.contact_method_move,
+        name="contact-method-move",
+    ),
 ]

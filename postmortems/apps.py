@@ -33,3 +33,15 @@ class PostmortemsConfig(AppConfig):
             )
         )
         register_search_source("postmortems", search_postmortems)
+        from incidents.service_sections import ServiceSection, register_service_section
+        from postmortems.service_section import postmortems_section
+
+        register_service_section(
+            ServiceSection(
+                key="postmortems",
+                title="Recent post-mortems",
+                order=50,
+                template="postmortems/_service_section.html",
+                get_context=postmortems_section,
+            )
+        )

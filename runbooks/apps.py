@@ -47,3 +47,15 @@ class RunbooksConfig(AppConfig):
             )
         )
         register_search_source("runbooks", search_runbooks)
+        from incidents.service_sections import ServiceSection, register_service_section
+        from runbooks.service_section import runbooks_section
+
+        register_service_section(
+            ServiceSection(
+                key="runbooks",
+                title="Runbooks",
+                order=40,
+                template="runbooks/_service_section.html",
+                get_context=runbooks_section,
+            )
+        )

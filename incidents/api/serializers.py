@@ -24,8 +24,9 @@ class ServiceSerializer(serializers.ModelSerializer):
             "rpo_minutes",
             "downtime_cost_per_hour",
             "created_at",
+            "archived_at",
         ]
-        read_only_fields = ["id", "created_at"]
+        read_only_fields = ["id", "created_at", "archived_at"]
         extra_kwargs = {
             "description": {"max_length": MAX_TEXT},
             "downtime_cost_per_hour": {"min_value": 0},

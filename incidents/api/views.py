@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from accounts.models import User
 from accounts.permissions import Action, can
 from config.api import CursorPage, TeamScopedMixin
-from incidents import services
+from incidents import catalog, services
 from incidents.access import get_incident_for_user
 from incidents.actors import Actor
 from incidents.api.filters import IncidentFilter, ServiceFilter
@@ -51,8 +51,27 @@ class ServiceViewSet(TeamScopedMixin, viewsets.ModelViewSet):
     ordering = ["name", "id"]
 
     def perform_create(self, serializer):
-        self.require(serializer.validated_data["team"].pk)
-        serializer.save()
+        data = serializer.validated_data
+        self.require(data["team"].pk)
+        serializer.instance = catalog.create_service(
+            team=data["team"],
+            actor=Actor.of_request(self.request),
+            name=data["name"],
+            slug=data["slug"],
+            description=data.get("description", ""),
+            rto_minutes=data.get("rto_minutes"),
+            rpo_minutes=data.get("rpo_minutes"),
+            downtime_cost_per_hour=data.get("downtime_cost_per_hour", 0),
+        )
+
+    def perform_update(self, serializer):
+        """Through incidents.catalog, which writes the audit row (``service.updated``)."""
+        changes = {
+            k: v for k, v in serializer.validated_data.items() if k in catalog.SERVICE_FIELDS
+        }
+        serializer.instance = catalog.update_service(
+            service=serializer.instance, actor=Actor.of_request(self.request), changes=changes
+        )
 
 
 @extend_schema_view(

@@ -159,10 +159,11 @@ def integration_for_token(token: str, *, kind: str | None = None) -> Integration
     return found
 
 
-def hook_url(integration: Integration, token: str) -> str:
+def hook_url(integration: Integration, token: str, *, base_url: str | None = None) -> str:
+    base = (base_url or settings.BASE_URL).rstrip("/")
     if integration.kind == IntegrationKind.PAGERDUTY:
-        return f"{settings.BASE_URL}/v2/enqueue"
-    return f"{settings.BASE_URL}/hooks/{integration.kind}/{token}"
+        return f"{base}/v2/enqueue"
+    return f"{base}/hooks/{integration.kind}/{token}"
 
 
 def _raw(body: bytes) -> tuple[str, bool]:

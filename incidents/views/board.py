@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.models import Membership, Role, Team
-from accounts.permissions import team_ids_of
+from accounts.permissions import Action, team_ids_of
+from config.pages import teams_where
 from incidents.board import board_page, board_version, filter_incidents, header_counts
 from incidents.forms import BoardFilterForm, form_problems
 from incidents.models import OPEN_STATUSES, Incident, Service
@@ -112,8 +113,10 @@ def service_state(worst_open_severity: int | None) -> tuple[str, str]:
 @require_GET
 def services_overview(request: HttpRequest) -> HttpResponse:
     open_filter = Q(incidents__status__in=OPEN_STATUSES)
+    show_archived = request.GET.get("archived") == "1"
+    listed = Service.objects.all() if show_archived else Service.objects.active()
     services = (
-        Service.objects.filter(team_id__in=team_ids_of(request.user))
+        listed.filter(team_id__in=team_ids_of(request.user))
         .select_related("team")
         .annotate(
             open_count=Count("incidents", filter=open_filter),
@@ -133,5 +136,11 @@ def services_overview(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "incidents/services.html",
-        {"nav": "services", "rows": rows, "now": timezone.now()},
+        {
+            "nav": "services",
+            "rows": rows,
+            "now": timezone.now(),
+            "show_archived": show_archived,
+            "can_add": teams_where(request.user, Action.CONFIGURE).exists(),
+        },
     )

@@ -24,7 +24,10 @@ def _declarable_services(user):
             pk__in=Membership.objects.filter(user=user, role__gte=Role.RESPONDER).values("team_id")
         )
     return (
-        Service.objects.filter(team__in=teams).select_related("team").order_by("team__name", "name")
+        Service.objects.active()
+        .filter(team__in=teams)
+        .select_related("team")
+        .order_by("team__name", "name")
     )
 
 
