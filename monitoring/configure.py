@@ -156,10 +156,8 @@ def pause_probe(*, probe: Probe, actor: Actor) -> Probe:
     with transaction.atomic():
         if probe.paused:
             raise Conflict(f"cannot pause probe {probe.name}: it is already paused")
-        probe = services.pause_probe(probe=probe)
-        service = Service.objects.select_related("team").get(pk=probe.service_id)
-        _audit("probe.paused", actor=actor, service=service, target=f"probe:{probe.pk}")
-    return probe
+        # monitoring.services writes the timeline note and the audit row (probe.paused).
+        return services.pause_probe(probe=probe, actor=actor)
 
 
 def resume_probe(*, probe: Probe, actor: Actor) -> Probe:
@@ -168,9 +166,7 @@ def resume_probe(*, probe: Probe, actor: Actor) -> Probe:
     with transaction.atomic():
         if not probe.paused:
             raise Conflict(f"cannot resume probe {probe.name}: it is not paused")
-        probe = services.resume_probe(probe=probe)
-        _audit("probe.resumed", actor=actor, service=service, target=f"probe:{probe.pk}")
-    return probe
+        return services.resume_probe(probe=probe, actor=actor)
 
 
 def delete_probe(*, probe: Probe, actor: Actor) -> None:
@@ -257,11 +253,7 @@ def pause_heartbeat(*, heartbeat: Heartbeat, actor: Actor) -> Heartbeat:
     with transaction.atomic():
         if heartbeat.state == ProbeState.PAUSED:
             raise Conflict(f"cannot pause heartbeat {heartbeat.name}: it is already paused")
-        heartbeat = services.pause_heartbeat(heartbeat=heartbeat)
-        service = Service.objects.select_related("team").get(pk=heartbeat.service_id)
-        _audit("heartbeat.paused", actor=actor, service=service,
-               target=f"heartbeat:{heartbeat.pk}")  # fmt: skip
-    return heartbeat
+        return services.pause_heartbeat(heartbeat=heartbeat, actor=actor)
 
 
 @transaction.atomic

@@ -233,7 +233,6 @@ def integration_new(request: HttpRequest, slug: str) -> HttpResponse:
                         actor=Actor.of_request(request),
                         auto_resolve=data["auto_resolve"],
                         hmac_secret=data["hmac_secret"],
-                        request=request,
                     )
                 except IntegrityError:  # the same name, created a moment ago by someone else
                     form.add_error(
@@ -311,7 +310,6 @@ def integration_rotate(request: HttpRequest, slug: str, pk: int) -> HttpResponse
         integration=integration,
         actor=Actor.of_request(request),
         grace=timedelta(hours=form.cleaned_data["grace_hours"]),
-        request=request,
     )
     return _token_shown_once(request, integration, token, rotated=True, status=200)
 
