@@ -362,3 +362,32 @@ TWILIO_API_BASE = env_str("TWILIO_API_BASE", "https://api.twilio.com")
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
+
+# Single sign-on with OpenID Connect (mozilla-django-oidc, authorization code + PKCE). Enabled
+# when OIDC_RP_CLIENT_ID is set; local accounts keep working beside it. docs/deploy.md#sso.
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT")
+# The provider's end_session_endpoint: logging out of Vigil also ends the provider session.
+OIDC_OP_LOGOUT_ENDPOINT = env_str("OIDC_OP_LOGOUT_ENDPOINT")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile")
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the provider logout
+OIDC_OP_LOGOUT_URL_METHOD = "accounts.sso.provider_logout_url"
+OIDC_AUTHENTICATE_CLASS = "accounts.sso.SSOLoginStart"
+LOGIN_REDIRECT_URL_FAILURE = "/sso/refused/"
+# Claim holding the person's groups, and which group gives which role in which team:
+# "group=team-slug:role,..." (roles viewer, responder, manager, admin). A person none of whose
+# groups is mapped is refused with an "ask your admin" page and no account is created.
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_GROUP_MAP = env_str("OIDC_GROUP_MAP")
+OIDC_LOGIN_LABEL = env_str("OIDC_LOGIN_LABEL", "Log in with your company account")
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "accounts.sso.VigilOIDCBackend",
+]
