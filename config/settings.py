@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "runbooks",
     "postmortems",
     "statuspage",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -391,3 +392,30 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "accounts.sso.VigilOIDCBackend",
 ]
+
+# Backups of Vigil's own database (manage.py backup / restore / verify-backup, docs/deploy.md).
+BACKUP_DIR = Path(env_str("BACKUP_DIR", str(DATA_DIR / "backups")))
+# Backups kept in BACKUP_DIR and BACKUP_COPY_DIR; older ones are deleted after each backup.
+BACKUP_KEEP = env_int("BACKUP_KEEP", 14, minimum=1)
+# Hours between backups taken by beat; 0 turns the scheduled backup off.
+BACKUP_INTERVAL_HOURS = env_int("BACKUP_INTERVAL_HOURS", 24, minimum=0)
+# Optional second copy: another directory (a mounted volume) and/or S3-compatible storage.
+BACKUP_COPY_DIR = env_str("BACKUP_COPY_DIR")
+BACKUP_S3_BUCKET = env_str("BACKUP_S3_BUCKET")
+BACKUP_S3_PREFIX = env_str("BACKUP_S3_PREFIX", "vigil/")
+BACKUP_S3_ENDPOINT_URL = env_str("BACKUP_S3_ENDPOINT_URL")
+# Heartbeat pinged after each backup (/fail appended when it failed), e.g. a Vigil /ping/<uuid>.
+BACKUP_HEARTBEAT_URL = env_str("BACKUP_HEARTBEAT_URL")
+# Seconds between RPO guard checks (age of each service's last good backup against its RPO).
+RPO_GUARD_INTERVAL_SECONDS = env_int("RPO_GUARD_INTERVAL_SECONDS", 60, minimum=5)
+# Self-watch: beat ticks this often; a dead-man's-switch URL (a second Vigil's /ping/<uuid> or
+# any healthchecks-style service) is pinged on each tick that a worker runs.
+SELFWATCH_INTERVAL_SECONDS = env_int("SELFWATCH_INTERVAL_SECONDS", 60, minimum=5)
+SELFWATCH_PING_URL = env_str("SELFWATCH_PING_URL")
+# Unhealthy when no tick was sent (beat) or run (workers) for this long, or when more ingest
+# deliveries than SELFWATCH_BACKLOG_LIMIT wait longer than SELFWATCH_BACKLOG_SECONDS.
+SELFWATCH_STALE_SECONDS = env_int("SELFWATCH_STALE_SECONDS", 180, minimum=10)
+SELFWATCH_BACKLOG_LIMIT = env_int("SELFWATCH_BACKLOG_LIMIT", 1000, minimum=0)
+SELFWATCH_BACKLOG_SECONDS = env_int("SELFWATCH_BACKLOG_SECONDS", 120, minimum=1)
+# Severity of the incident the RPO guard opens when a backup is older than the service's RPO.
+RPO_GUARD_SEVERITY = env_int("RPO_GUARD_SEVERITY", 3, minimum=1)
