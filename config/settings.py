@@ -10,6 +10,7 @@ from pathlib import Path
 import dj_database_url
 
 from config.env import env_bool, env_float, env_int, env_list, env_networks, env_str
+from config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("VIGIL_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -282,13 +284,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- logging ------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# LOG_FORMAT=json: one JSON object per line with request id, user, team, incident and task id
+# (config/logs.py); "text" (default) is readable in development.
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+# One access line per request (logger vigil.request) with method, path, status and duration.
+LOG_REQUESTS = env_bool("LOG_REQUESTS", True)
+LOGGING = logging_config(fmt=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO"))
 
 # --- oncall ---
 # Seconds between beat sweeps that fire due escalation steps and resend due deliveries (<= 15).

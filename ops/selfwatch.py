@@ -64,6 +64,7 @@ def record_tick(*, sent_at: float | None = None) -> bool:
         log.warning("could not measure the ingest backlog: %s", exc)
     ok, detail = ping_dead_mans_switch()
     cache.set(PING_KEY, {"at": now, "ok": ok, "detail": detail}, None)
+    log.info("self-watch tick: dead-man's switch %s (%s)", "heard us" if ok else "FAILED", detail)
     return ok
 
 
