@@ -2,7 +2,8 @@
 
 /healthz answers as long as the process serves requests. /readyz asks each registered check
 (database and broker here; apps add their own, e.g. the scheduler's last tick) and answers 503
-with a JSON body naming every check that failed.
+with a JSON body naming every check that failed. Advisory checks (self-watch: beat, workers,
+ingest backlog) are named in the body with status "degraded" but keep the answer 200.
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ from django.views.decorators.http import require_GET
 # A check returns None when healthy, or a short description of what is wrong.
 ReadinessCheck = Callable[[], "str | None"]
 _checks: dict[str, ReadinessCheck] = {}
+# Checks that name trouble without taking this web process out of the load balancer: a
+# stopped beat must not also stop alert ingestion (the body says "degraded" and names them).
+_advisory: set[str] = set()
 
 
-def register_readiness_check(name: str, check: ReadinessCheck) -> None:
+def register_readiness_check(name: str, check: ReadinessCheck, *, advisory: bool = False) -> None:
     _checks[name] = check
+    if advisory:
+        _advisory.add(name)
+    else:
+        _advisory.discard(name)
 
 
 def check_database() -> str | None:
@@ -58,9 +66,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
     results = {name: check() for name, check in _checks.items()}
-    failing = {name: problem for name, problem in results.items() if problem}
+    failing = {name for name, problem in results.items() if problem and name not in _advisory}
+    degraded = sorted(name for name, problem in results.items() if problem and name in _advisory)
     body = {
-        "status": "unavailable" if failing else "ok",
+        "status": "unavailable" if failing else ("degraded" if degraded else "ok"),
         "checks": {name: problem or "ok" for name, problem in results.items()},
     }
+    if degraded:
+        body["degraded"] = degraded
     return JsonResponse(body, status=503 if failing else 200)

@@ -26,7 +26,7 @@ class OpsConfig(AppConfig):
         from ops import metrics, selfwatch  # noqa: F401 (metrics registers its sources)
 
         for name in ("beat", "workers", "ingest_backlog"):
-            register_readiness_check(name, selfwatch.readiness_check(name))
+            register_readiness_check(name, selfwatch.readiness_check(name), advisory=True)
         before_task_publish.connect(_note_tick_publish, dispatch_uid="ops-selfwatch")
         events.incident_resolved.connect(_rpo_postmortem_window, dispatch_uid="ops-rpo")
 
