@@ -20,6 +20,24 @@ def double():
 
 
 @pytest.fixture
+def api_client_for(settings):
+    """A Bearer-token API client for a user (read-only tokens on request)."""
+    from rest_framework.test import APIClient
+
+    from accounts.tokens import create_token
+
+    settings.API_THROTTLE_RATE = ""
+
+    def make(user, *, read_only: bool = False) -> APIClient:
+        issued = create_token(user=user, name="test", read_only=read_only)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.plaintext}")
+        return client
+
+    return make
+
+
+@pytest.fixture
 def discord(team, double):
     return ChannelFactory(team=team, name="ops-room", kind=ChannelKind.DISCORD,
                           target=double.url("/api/webhooks/1/tok"))  # fmt: skip
@@ -89,3 +107,26 @@ def test_the_on_call_page_offers_send_test_to_managers_only(client, manager, vie
     client.force_login(viewer)
     html = client.get("/oncall/").content.decode()
     assert "ops-room" in html and f"/oncall/channels/{discord.pk}/test/" not in html
+
+
+def test_api_send_test_answers_the_services_words(api_client_for, manager, discord, double):
+    double.reply(401, {"message": "Invalid Webhook Token", "code": 50027})
+    response = api_client_for(manager).post(f"/api/v1/oncall/channels/{discord.pk}/test")
+    assert response.status_code == 200
+    assert response.json() == {"ok": False, "status_code": 401, "retry_after": None,
+                               "error": "Discord answered HTTP 401: Invalid Webhook Token"}  # fmt: skip
+
+
+def test_api_send_test_refuses_responders_and_other_teams(
+    api_client_for, responder, outsider, discord, double
+):
+    url = f"/api/v1/oncall/channels/{discord.pk}/test"
+    assert api_client_for(responder).post(url).status_code == 403
+    assert api_client_for(outsider).post(url).status_code == 404
+    assert double.requests == []
+
+
+def test_api_send_test_refuses_a_read_only_token(api_client_for, manager, discord, double):
+    url = f"/api/v1/oncall/channels/{discord.pk}/test"
+    assert api_client_for(manager, read_only=True).post(url).status_code == 403
+    assert double.requests == []
