@@ -28,7 +28,7 @@ MAX_RETRY_AFTER = 3600.0
 @dataclass(frozen=True)
 class Answer:
     status: int | None
-    headers: dict
+    headers: dict  # names in lower case
     text: str
     error: str = ""  # network trouble, before any answer
     error_retryable: bool = True
@@ -70,9 +70,8 @@ async def _post(url: str, body: bytes, headers: dict, timeout: float) -> Answer:
                     raw += chunk
                     if len(raw) >= 65536:
                         break
-                return Answer(
-                    resp.status, dict(resp.headers), raw[:65536].decode("utf-8", "replace")
-                )
+                headers = {name.lower(): value for name, value in resp.headers.items()}
+                return Answer(resp.status, headers, raw[:65536].decode("utf-8", "replace"))
         except OutboundBlocked as exc:
             return Answer(None, {}, "", str(exc), False)
         except aiohttp.TooManyRedirects:
@@ -123,7 +122,7 @@ def result_of(answer: Answer, *, service: str, service_error=None, retry_after=N
             said = ""
     if not said:
         said = " ".join(answer.text.split())[:300]
-    wait = _retry_after_header(answer.headers.get("Retry-After"))
+    wait = _retry_after_header(answer.headers.get("retry-after"))
     if wait is None and retry_after is not None and data is not None:
         try:
             wait = _retry_after_header(str(retry_after(data)))

@@ -213,7 +213,7 @@ def test_ntfy_priority_follows_severity_with_title_click_and_ack_action(
 
 def test_ntfy_429_with_retry_after_header_and_basic_auth(incident, double):
     double.reply(429, {"code": 42901, "http": 429, "error": "limit reached: too many requests"},
-                 headers={"Retry-After": "90"})  # fmt: skip
+                 headers={"retry-after": "90"})  # fmt: skip
     user = UserFactory()
     ContactMethodFactory(user=user, kind=ChannelKind.NTFY, target=double.url("/t"),
                          secret="alice:pa:ss")  # fmt: skip
