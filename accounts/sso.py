@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth import logout as auth_logout
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -34,6 +35,32 @@ from accounts.models import ExternalIdentity, Membership, Role, Team
 log = logging.getLogger(__name__)
 REFUSAL_KEY = "sso_refusal"
 ROLES = {role.label: role for role in Role}
+
+
+@checks.register(checks.Tags.security)
+def check_sso_settings(app_configs=None, **kwargs) -> list:
+    """``manage.py check`` (and every start) names a bad OIDC_GROUP_MAP or missing endpoint."""
+    if not settings.OIDC_RP_CLIENT_ID:
+        return []
+    problems = []
+    try:
+        parse_group_map(settings.OIDC_GROUP_MAP)
+    except ImproperlyConfigured as exc:
+        problems.append(checks.Error(str(exc), id="vigil.sso.E001"))
+    for name in ("OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT",
+                 "OIDC_OP_USER_ENDPOINT", "OIDC_OP_JWKS_ENDPOINT"):  # fmt: skip
+        if not getattr(settings, name):
+            problems.append(
+                checks.Error(f"OIDC_RP_CLIENT_ID is set but {name} is empty", id="vigil.sso.E002")
+            )
+    if not settings.OIDC_GROUP_MAP:
+        problems.append(
+            checks.Warning(
+                "OIDC_GROUP_MAP is empty: every single sign-on login will be refused",
+                id="vigil.sso.W001",
+            )
+        )
+    return problems
 
 
 def sso_enabled() -> bool:

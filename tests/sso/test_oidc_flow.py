@@ -166,3 +166,14 @@ def test_without_configuration_there_is_no_button_and_no_flow(client, settings, 
     settings.OIDC_RP_CLIENT_ID = ""
     assert "company account" not in client.get("/login/").content.decode()
     assert client.get("/oidc/authenticate/").status_code == 404
+
+
+def test_system_check_names_a_bad_group_map(settings):
+    from accounts.sso import check_sso_settings
+
+    settings.OIDC_RP_CLIENT_ID = "vigil"
+    settings.OIDC_GROUP_MAP = "sre=platform:boss"
+    errors = check_sso_settings()
+    assert any("sre=platform:boss" in e.msg and e.id == "vigil.sso.E001" for e in errors)
+    settings.OIDC_RP_CLIENT_ID = ""
+    assert check_sso_settings() == []
