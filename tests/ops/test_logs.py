@@ -62,32 +62,53 @@ def test_a_sane_incoming_request_id_is_kept_and_a_hostile_one_replaced(client):
     assert len(replaced) == 32 and '"' not in replaced
 
 
+def publish_and_run(task_name: str):
+    """Publish a task through a real broker connection (kombu's in-memory transport, so the
+    publish signals and message headers are the real ones), take the message off the queue and
+    run it from its headers as a worker does. Leaves the app's own pool and settings alone."""
+    from kombu import Exchange, Queue
+
+    import ops.tasks  # noqa: F401 (registers the tasks, as the worker's autodiscovery does)
+    from config.celery import app
+
+    task = app.tasks[task_name]
+    queue = Queue("vigil-test-queue", Exchange("vigil-test", type="direct"), routing_key="t")
+    with app.connection_for_write("memory://") as conn:
+        bound = queue(conn.default_channel)
+        bound.declare()
+        result = task.apply_async(connection=conn, queue=queue)
+        message = bound.get(no_ack=True)
+        assert message is not None, "nothing was published"
+    headers = dict(message.headers)
+    assert headers["id"] == result.id and headers["task"] == task_name
+    args, kwargs, _embed = message.decode()
+    outcome = task.apply(args=args, kwargs=kwargs, task_id=headers["id"], headers=headers)
+    return result.id, headers, outcome
+
+
 @pytest.mark.django_db
 def test_request_id_travels_into_the_task_it_enqueues(json_lines, settings):
-    """A real publish through a broker (in-memory transport) to a real worker thread."""
-    from celery.contrib.testing.worker import start_worker
-
-    from config.celery import app
-    from ops.tasks import selfwatch_tick
-
     settings.SELFWATCH_PING_URL = ""
-    old = (app.conf.broker_url, app.conf.task_always_eager, app.conf.result_backend)
-    app.conf.broker_url, app.conf.task_always_eager = "memory://", False
-    app.conf.result_backend = "cache+memory://"
+    tokens = logs.bind(request_id="req-from-the-web-1")
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, queues=["default"]):
-            tokens = logs.bind(request_id="req-from-the-web-1")
-            try:
-                result = selfwatch_tick.apply_async(queue="default")
-            finally:
-                logs.unbind(tokens)
-            result.get(timeout=20)
+        task_id, headers, _ = publish_and_run("ops.tasks.selfwatch_tick")
     finally:
-        app.conf.broker_url, app.conf.task_always_eager, app.conf.result_backend = old
+        logs.unbind(tokens)
+    assert headers[logs.HEADER] == "req-from-the-web-1"  # in the message itself
+    assert logs.current("request_id") is None  # nothing leaks into this thread
     (line,) = [e for e in json_lines() if e["logger"] == "ops.selfwatch"]
     assert line["request_id"] == "req-from-the-web-1"
-    assert line["task_id"] == result.id and line["task"] == "ops.tasks.selfwatch_tick"
+    assert line["task_id"] == task_id and line["task"] == "ops.tasks.selfwatch_tick"
     assert "self-watch tick" in line["message"]
+
+
+@pytest.mark.django_db
+def test_a_task_published_outside_a_request_has_no_request_id(json_lines, settings):
+    settings.SELFWATCH_PING_URL = ""
+    _, headers, _ = publish_and_run("ops.tasks.selfwatch_tick")
+    assert logs.HEADER not in headers
+    (line,) = [e for e in json_lines() if e["logger"] == "ops.selfwatch"]
+    assert "request_id" not in line and line["task_id"]
 
 
 def test_exceptions_are_one_json_line_too(json_lines):

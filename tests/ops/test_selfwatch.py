@@ -43,10 +43,8 @@ def memory_broker():
 
     previous = app.conf.broker_url
     app.conf.broker_url = "memory://"
-    app.pool.force_close_all()
     yield
     app.conf.broker_url = previous
-    app.pool.force_close_all()
 
 
 def test_beat_schedules_the_tick_every_interval(settings):
@@ -72,23 +70,14 @@ def test_each_tick_pings_the_dead_mans_switch(switch, settings):
 
 @pytest.mark.django_db
 def test_published_tick_marks_beat_alive_and_the_worker_run_marks_workers_alive(switch, settings):
-    """Through a real broker round trip (in-memory transport, a real worker thread)."""
-    from celery.contrib.testing.worker import start_worker
-
-    from config.celery import app
-    from ops.tasks import selfwatch_tick
-
-    settings.SELFWATCH_PING_URL = switch.url
-    old = (app.conf.broker_url, app.conf.task_always_eager, app.conf.result_backend)
-    app.conf.broker_url, app.conf.task_always_eager = "memory://", False
-    app.conf.result_backend = "cache+memory://"
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, queues=["default"]):
-            selfwatch_tick.apply_async(queue="default").get(timeout=20)
-    finally:
-        app.conf.broker_url, app.conf.task_always_eager, app.conf.result_backend = old
+    """Published through a broker connection (in-memory transport), then run from the message
+    as a worker runs it: publishing notes beat, running notes the worker and pings."""
     from django.core.cache import cache
 
+    from tests.ops.test_logs import publish_and_run
+
+    settings.SELFWATCH_PING_URL = switch.url
+    publish_and_run("ops.tasks.selfwatch_tick")
     assert cache.get(selfwatch.BEAT_KEY) and cache.get(selfwatch.WORKER_KEY)
     assert switch.hits == ["/ping/abc"]
 
