@@ -6,4 +6,7 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts import signals  # noqa: F401  (connects the audit receivers)
+        from accounts import (
+            signals,  # noqa: F401  (connects the audit receivers)
+            sso,  # noqa: F401  (registers the single sign-on system check)
+        )

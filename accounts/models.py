@@ -134,3 +134,27 @@ class ApiToken(models.Model):
 
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class ExternalIdentity(models.Model):
+    """A person's account at a single sign-on provider: (issuer, subject) names them for good,
+    whatever their email or username becomes. Accounts are matched by this, never by email,
+    so a provider cannot take over a local account by claiming its address."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external_identities"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+    # Groups the provider sent at the last login, for people wondering why a role changed.
+    last_groups = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="external_identity_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} via {self.issuer}"

@@ -11,6 +11,8 @@ import os
 from celery import Celery
 from kombu import Exchange, Queue
 
+from config import logs
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("vigil")
@@ -25,6 +27,8 @@ app.conf.task_routes = {
     "oncall.tasks.*": {"queue": "notify"},
 }
 app.autodiscover_tasks()
+# Request ids travel into tasks; workers and beat log like the web (config/logs.py).
+logs.connect_celery_signals()
 
 
 @app.on_after_finalize.connect

@@ -2,7 +2,8 @@
 
 /healthz answers as long as the process serves requests. /readyz asks each registered check
 (database and broker here; apps add their own, e.g. the scheduler's last tick) and answers 503
-with a JSON body naming every check that failed.
+with a JSON body naming every check that failed. Advisory checks (self-watch: beat, workers,
+ingest backlog) are named in the body with status "degraded" but keep the answer 200.
 """
 
 from __future__ import annotations
@@ -18,18 +19,17 @@ from django.views.decorators.http import require_GET
 # A check returns None when healthy, or a short description of what is wrong.
 ReadinessCheck = Callable[[], "str | None"]
 _checks: dict[str, ReadinessCheck] = {}
-# Checks that report trouble without taking the process out of rotation ("degraded", 200).
+# Checks that name trouble without taking this web process out of the load balancer: a
+# stopped beat must not also stop alert ingestion (the body says "degraded" and names them).
 _advisory: set[str] = set()
 
 
-def register_readiness_check(name: str, check: ReadinessCheck, *, critical: bool = True) -> None:
-    """Add a readiness check. ``critical=False`` reports the problem in the body and the
-    status "degraded" but still answers 200: a failing event receiver must not stop ingestion."""
+def register_readiness_check(name: str, check: ReadinessCheck, *, advisory: bool = False) -> None:
     _checks[name] = check
-    if critical:
-        _advisory.discard(name)
-    else:
+    if advisory:
         _advisory.add(name)
+    else:
+        _advisory.discard(name)
 
 
 def check_database() -> str | None:
@@ -60,7 +60,7 @@ def check_event_dispatch() -> str | None:
 
 register_readiness_check("database", check_database)
 register_readiness_check("broker", check_broker)
-register_readiness_check("event_dispatch", check_event_dispatch, critical=False)
+register_readiness_check("event_dispatch", check_event_dispatch, advisory=True)
 
 
 @never_cache
@@ -79,9 +79,11 @@ def readyz(request: HttpRequest) -> JsonResponse:
         except Exception as exc:  # a broken check is a failing check, never a 500
             results[name] = f"check failed: {exc.__class__.__name__}: {exc}"
     failing = {name for name, problem in results.items() if problem and name not in _advisory}
-    degraded = {name for name, problem in results.items() if problem and name in _advisory}
+    degraded = sorted(name for name, problem in results.items() if problem and name in _advisory)
     body = {
         "status": "unavailable" if failing else "degraded" if degraded else "ok",
         "checks": {name: problem or "ok" for name, problem in results.items()},
     }
+    if degraded:
+        body["degraded"] = degraded
     return JsonResponse(body, status=503 if failing else 200)

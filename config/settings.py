@@ -10,6 +10,7 @@ from pathlib import Path
 import dj_database_url
 
 from config.env import env_bool, env_float, env_int, env_list, env_networks, env_str
+from config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("VIGIL_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "runbooks",
     "postmortems",
     "statuspage",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -283,13 +286,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- logging ------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# LOG_FORMAT=json: one JSON object per line with request id, user, team, incident and task id
+# (config/logs.py); "text" (default) is readable in development.
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+# One access line per request (logger vigil.request) with method, path, status and duration.
+LOG_REQUESTS = env_bool("LOG_REQUESTS", True)
+LOGGING = logging_config(fmt=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO"))
 
 # --- oncall ---
 # Seconds between beat sweeps that fire due escalation steps and resend due deliveries (<= 15).
@@ -369,3 +371,70 @@ ONCALL_AUDIT_GRACE_SECONDS = env_int("ONCALL_AUDIT_GRACE_SECONDS", 60, minimum=5
 LOGIN_THROTTLE_ACCOUNT_FAILURES = env_int("LOGIN_THROTTLE_ACCOUNT_FAILURES", 5, minimum=1)
 LOGIN_THROTTLE_IP_FAILURES = env_int("LOGIN_THROTTLE_IP_FAILURES", 30, minimum=1)
 LOGIN_THROTTLE_WINDOW_SECONDS = env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 900, minimum=1)
+
+# --- production: paging channels, single sign-on, backups, self-watch, logs (issue 18) ---
+# Telegram Bot API base and the bot token used by personal Telegram contact methods (a team
+# channel may carry its own token as its secret).
+TELEGRAM_API_BASE = env_str("TELEGRAM_API_BASE", "https://api.telegram.org")
+TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN")
+# SMS and voice calls through a Twilio-compatible API (account SID, auth token, sender number).
+TWILIO_API_BASE = env_str("TWILIO_API_BASE", "https://api.twilio.com")
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
+
+# Single sign-on with OpenID Connect (mozilla-django-oidc, authorization code + PKCE). Enabled
+# when OIDC_RP_CLIENT_ID is set; local accounts keep working beside it. docs/deploy.md#sso.
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT")
+# The provider's end_session_endpoint: logging out of Vigil also ends the provider session.
+OIDC_OP_LOGOUT_ENDPOINT = env_str("OIDC_OP_LOGOUT_ENDPOINT")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile")
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the provider logout
+OIDC_OP_LOGOUT_URL_METHOD = "accounts.sso.provider_logout_url"
+OIDC_AUTHENTICATE_CLASS = "accounts.sso.SSOLoginStart"
+LOGIN_REDIRECT_URL_FAILURE = "/sso/refused/"
+# Claim holding the person's groups, and which group gives which role in which team:
+# "group=team-slug:role,..." (roles viewer, responder, manager, admin). A person none of whose
+# groups is mapped is refused with an "ask your admin" page and no account is created.
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_GROUP_MAP = env_str("OIDC_GROUP_MAP")
+OIDC_LOGIN_LABEL = env_str("OIDC_LOGIN_LABEL", "Log in with your company account")
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "accounts.sso.VigilOIDCBackend",
+]
+
+# Backups of Vigil's own database (manage.py backup / restore / verify-backup, docs/deploy.md).
+BACKUP_DIR = Path(env_str("BACKUP_DIR", str(DATA_DIR / "backups")))
+# Backups kept in BACKUP_DIR and BACKUP_COPY_DIR; older ones are deleted after each backup.
+BACKUP_KEEP = env_int("BACKUP_KEEP", 14, minimum=1)
+# Hours between backups taken by beat; 0 turns the scheduled backup off.
+BACKUP_INTERVAL_HOURS = env_int("BACKUP_INTERVAL_HOURS", 24, minimum=0)
+# Optional second copy: another directory (a mounted volume) and/or S3-compatible storage.
+BACKUP_COPY_DIR = env_str("BACKUP_COPY_DIR")
+BACKUP_S3_BUCKET = env_str("BACKUP_S3_BUCKET")
+BACKUP_S3_PREFIX = env_str("BACKUP_S3_PREFIX", "vigil/")
+BACKUP_S3_ENDPOINT_URL = env_str("BACKUP_S3_ENDPOINT_URL")
+# Heartbeat pinged after each backup (/fail appended when it failed), e.g. a Vigil /ping/<uuid>.
+BACKUP_HEARTBEAT_URL = env_str("BACKUP_HEARTBEAT_URL")
+# Seconds between RPO guard checks (age of each service's last good backup against its RPO).
+RPO_GUARD_INTERVAL_SECONDS = env_int("RPO_GUARD_INTERVAL_SECONDS", 60, minimum=5)
+# Self-watch: beat ticks this often; a dead-man's-switch URL (a second Vigil's /ping/<uuid> or
+# any healthchecks-style service) is pinged on each tick that a worker runs.
+SELFWATCH_INTERVAL_SECONDS = env_int("SELFWATCH_INTERVAL_SECONDS", 60, minimum=5)
+SELFWATCH_PING_URL = env_str("SELFWATCH_PING_URL")
+# Unhealthy when no tick was sent (beat) or run (workers) for this long, or when more ingest
+# deliveries than SELFWATCH_BACKLOG_LIMIT wait longer than SELFWATCH_BACKLOG_SECONDS.
+SELFWATCH_STALE_SECONDS = env_int("SELFWATCH_STALE_SECONDS", 180, minimum=10)
+SELFWATCH_BACKLOG_LIMIT = env_int("SELFWATCH_BACKLOG_LIMIT", 1000, minimum=0)
+SELFWATCH_BACKLOG_SECONDS = env_int("SELFWATCH_BACKLOG_SECONDS", 120, minimum=1)
+# Severity of the incident the RPO guard opens when a backup is older than the service's RPO.
+RPO_GUARD_SEVERITY = env_int("RPO_GUARD_SEVERITY", 3, minimum=1)

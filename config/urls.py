@@ -1,7 +1,7 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts import sso
 from accounts.login import ThrottledLoginView
 from config import health
 
@@ -10,7 +10,9 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("login/", ThrottledLoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Ends a single sign-on session at the provider too (accounts/sso.py).
+    path("logout/", sso.logout, name="logout"),
+    path("", include("accounts.sso")),
     path("api/v1/", include("config.api_urls")),
     # Each app owns its URL module; the stable contracts (DESIGN.md) live in them.
     path("", include("incidents.ingest.urls")),

@@ -260,6 +260,24 @@ class RotationViewSet(_OnCallViewSet):
         return Response(serializer.data, status=201)
 
 
+def _channel_test_urls():
+    from django.urls import path
+
+    from oncall import channel_api
+
+    return [
+        path("oncall/channels/<int:pk>/test", channel_api.test_channel, name="api-channel-test"),
+        path(
+            "oncall/contact-methods/<int:pk>/test",
+            channel_api.test_contact_method,
+            name="api-contact-method-test",
+        ),
+    ]
+
+
+urlpatterns = _channel_test_urls()
+
+
 def register(router) -> None:
     router.register("oncall/policies", EscalationPolicyViewSet, basename="oncall-policy")
     router.register("oncall/rotations", RotationViewSet, basename="oncall-rotation")

@@ -247,12 +247,19 @@ def _record_result(notification: Notification, result, now: datetime) -> str:
                 message += f"succeeded (HTTP {result.status_code})"
         elif result.retryable and row.attempts < max_attempts:
             row.status, row.last_error = NotificationStatus.QUEUED, result.error[:2000]
-            row.next_attempt_at = finished + _backoff(row.attempts)
+            wait = _backoff(row.attempts)
+            asked = getattr(result, "retry_after", None)
+            if asked is not None:
+                # The service said how long to wait (429 Retry-After): never sooner than that.
+                wait = timedelta(seconds=min(max(asked, 1.0), 3600.0))
+            row.next_attempt_at = finished + wait
             outcome, kind = "retry", "notification_retry"
             message = (
                 f"Delivery of {what} failed (attempt {row.attempts} of {max_attempts}): "
                 f"{result.error}; retrying at {row.next_attempt_at:%H:%M:%S} UTC"
             )
+            if asked is not None:
+                message += f" (the service asked to wait {asked:g} s)"
         else:
             row.status, row.last_error = NotificationStatus.FAILED, result.error[:2000]
             row.next_attempt_at = None

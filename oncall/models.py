@@ -6,11 +6,13 @@ does not know that escalation exists.
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
 from django.db import models
 from django.db.models import Q
 
@@ -147,6 +149,34 @@ class ChannelKind(models.TextChoices):
     EMAIL = "email", "email"
     WEBHOOK = "webhook", "generic webhook (signed JSON)"
     SLACK = "slack", "Slack-compatible incoming webhook"
+    TEAMS = "teams", "Microsoft Teams (Workflows webhook, Adaptive Card)"
+    MATTERMOST = "mattermost", "Mattermost incoming webhook"
+    ROCKETCHAT = "rocketchat", "Rocket.Chat incoming webhook"
+    DISCORD = "discord", "Discord webhook"
+    TELEGRAM = "telegram", "Telegram (Bot API, chat id)"
+    NTFY = "ntfy", "ntfy push (topic URL)"
+    SMS = "sms", "SMS (Twilio-compatible)"
+    VOICE = "voice", "voice call (Twilio-compatible)"
+
+
+URL_KINDS = {"webhook", "slack", "teams", "mattermost", "rocketchat", "discord", "ntfy"}
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_TELEGRAM_CHAT = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
+
+
+def validate_destination(kind: str, target: str) -> None:
+    """What a channel or contact method of ``kind`` must have as its target."""
+    if kind == ChannelKind.EMAIL:
+        validate_email(target)
+    elif kind in URL_KINDS:
+        URLValidator(schemes=["http", "https"])(target)
+    elif kind in (ChannelKind.SMS, ChannelKind.VOICE):
+        if not _E164.match(target or ""):
+            raise ValidationError(
+                f"{target!r} is not a phone number in E.164 form (+4917612345678)"
+            )
+    elif kind == ChannelKind.TELEGRAM and not _TELEGRAM_CHAT.match(target or ""):
+        raise ValidationError(f"{target!r} is not a Telegram chat id (-1001234567890 or @name)")
 
 
 class Channel(models.Model):
@@ -170,6 +200,12 @@ class Channel(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
 
+    def clean(self) -> None:
+        try:
+            validate_destination(self.kind, self.target)
+        except ValidationError as exc:
+            raise ValidationError({"target": exc.messages}) from None
+
 
 class ContactMethod(models.Model):
     """How one person is reached. A user without any is reached by their account email."""
@@ -192,6 +228,12 @@ class ContactMethod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.kind} {self.target}"
+
+    def clean(self) -> None:
+        try:
+            validate_destination(self.kind, self.target)
+        except ValidationError as exc:
+            raise ValidationError({"target": exc.messages}) from None
 
 
 # --- escalation policies ------------------------------------------------------------------
@@ -364,6 +406,14 @@ class NotificationKind(models.TextChoices):
     WEBHOOK = "webhook", "webhook"
     SLACK = "slack", "Slack"
     ACTION = "action", "automated action"
+    TEAMS = "teams", "Microsoft Teams"
+    MATTERMOST = "mattermost", "Mattermost"
+    ROCKETCHAT = "rocketchat", "Rocket.Chat"
+    DISCORD = "discord", "Discord"
+    TELEGRAM = "telegram", "Telegram"
+    NTFY = "ntfy", "ntfy"
+    SMS = "sms", "SMS"
+    VOICE = "voice", "voice call"
 
 
 class NotificationStatus(models.TextChoices):

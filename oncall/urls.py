@@ -1,12 +1,17 @@
 from django.urls import path
 
-from oncall import pages, views
+from oncall import channel_views, pages, views
 
 app_name = "oncall"
 
 urlpatterns = [
     path("", views.on_call_now, name="now"),
     path("ack/<str:token>/", views.acknowledge_link, name="ack"),
+    path(
+        "contact-methods/<int:pk>/test/",
+        channel_views.test_contact_method,
+        name="contact-method-test",
+    ),
     path("rotations/<int:pk>/calendar.ics", views.rotation_calendar, name="rotation-calendar"),
     # Set-up pages (oncall.pages).
     path("setup/", pages.setup_overview, name="setup"),

@@ -13,9 +13,16 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.audit import client_ip
 from accounts.models import Team
-from accounts.permissions import team_ids_of
+from accounts.permissions import Action, can, team_ids_of
 from oncall.acklinks import AckLinkError, acknowledge_by_link, resolve_ack_link
-from oncall.models import EscalationPolicy, EscalationState, EscalationStatus, Rotation
+from oncall.models import (
+    Channel,
+    ContactMethod,
+    EscalationPolicy,
+    EscalationState,
+    EscalationStatus,
+    Rotation,
+)
 from oncall.rotations import next_handoff, rotation_ical, shifts_between, who_is_on_call
 
 
@@ -58,7 +65,11 @@ def on_call_now(request: HttpRequest) -> HttpResponse:
             .select_related("incident", "incident__service")
             .order_by("next_due_at")[:50]
         )
+    channels = list(Channel.objects.filter(team=team, is_active=True)) if team else []
     context = {
+        "channels": channels,
+        "contact_methods": list(ContactMethod.objects.filter(user=request.user, is_active=True)),
+        "can_configure": team is not None and can(request.user, team, Action.CONFIGURE),
         "nav": "oncall",
         "team": team,
         "now": now,

@@ -12,10 +12,12 @@ class SendResult:
     error: str = ""
     retryable: bool = False
     status_code: int | None = None
+    # Seconds the service asked us to wait before trying again (429 Retry-After), if it said.
+    retry_after: float | None = None
 
 
 def send(notification) -> SendResult:
-    from oncall.channels import email, slack, webhook
+    from oncall.channels import chat, email, ntfy, phone, slack, telegram, webhook
     from oncall.models import NotificationKind
 
     senders = {
@@ -23,6 +25,14 @@ def send(notification) -> SendResult:
         NotificationKind.WEBHOOK: webhook.send_webhook,
         NotificationKind.SLACK: slack.send_slack,
         NotificationKind.ACTION: webhook.send_action,
+        NotificationKind.TEAMS: chat.send_teams,
+        NotificationKind.MATTERMOST: chat.send_mattermost,
+        NotificationKind.ROCKETCHAT: chat.send_rocketchat,
+        NotificationKind.DISCORD: chat.send_discord,
+        NotificationKind.TELEGRAM: telegram.send_telegram,
+        NotificationKind.NTFY: ntfy.send_ntfy,
+        NotificationKind.SMS: phone.send_sms,
+        NotificationKind.VOICE: phone.send_voice,
     }
     sender = senders.get(notification.kind)
     if sender is None:

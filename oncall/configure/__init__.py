@@ -24,7 +24,6 @@ from oncall.configure.destinations import (
     remove_contact_method,
     save_channel,
     send_channel_test,
-    send_test_message,
     verify_contact_method,
 )
 from oncall.configure.policies import (
@@ -47,6 +46,6 @@ __all__ = [
     "ROTATION_FIELDS", "LevelSpec", "add_contact_method", "add_override", "check_destination",
     "create_policy", "create_rotation", "delete_policy", "move_contact_method",
     "remove_contact_method", "remove_override", "rotation_version", "save_channel",
-    "send_channel_test", "send_test_message", "set_service_policy", "update_policy",
+    "send_channel_test", "set_service_policy", "update_policy",
     "update_rotation", "verify_contact_method",
 ]  # fmt: skip

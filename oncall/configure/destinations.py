@@ -12,7 +12,7 @@ from accounts.models import Team
 from config.errors import Conflict, InvalidInput
 from config.stale import refuse_if_stale
 from incidents.actors import Actor
-from incidents.models import Severity
+from oncall import send_test
 from oncall.configure.common import (
     CHANNEL_FIELDS,
     audit_act,
@@ -78,54 +78,9 @@ def save_channel(
     return channel
 
 
-def _test_payload(actor: Actor) -> dict:
-    from django.conf import settings
-
-    now = timezone.now()
-    return {
-        "incident": {
-            "id": 0,
-            "reference": "TEST",
-            "title": "Test message from Vigil",
-            "severity": Severity.MINOR,
-            "severity_label": Severity.MINOR.label,
-            "status": "test",
-            "service": "(test)",
-            "service_slug": "test",
-            "summary": f"Sent by {actor} to check this destination.",
-            "url": f"{settings.BASE_URL}/oncall/",
-            "triggered_at": now.isoformat(),
-        },
-        "level": 2,
-        "level_name": "test",
-        "purpose": "test",
-        "what_happened": f"A test message requested by {actor}. Nothing is wrong.",
-        "acknowledge_url": "",
-        "acknowledge_expires_at": None,
-    }
-
-
-def send_test_message(*, kind: str, target: str, secret: str, actor: Actor, channel=None,
-                      contact_method=None):  # fmt: skip
-    """Send one test message now, through the same sender as real pages; returns SendResult."""
-    from oncall.channels import send
-    from oncall.models import Notification
-
-    notification = Notification(
-        kind=kind, target=target, label="test", payload=_test_payload(actor), channel=channel,
-        contact_method=contact_method,
-    )  # fmt: skip
-    return send(notification)
-
-
 def send_channel_test(*, channel: Channel, actor: Actor):
-    result = send_test_message(
-        kind=channel.kind, target=channel.target, secret=channel.secret, actor=actor,
-        channel=channel,
-    )  # fmt: skip
-    audit_act("oncall.channel_tested", actor=actor, team=channel.team, target=f"channel:{channel.pk}",
-           data={"ok": result.ok, "error": result.error[:200]})  # fmt: skip
-    return result
+    """One test message through the real sender; oncall.send_test writes the audit row."""
+    return send_test.send_test_message(actor=actor, channel=channel)
 
 
 def add_contact_method(
@@ -176,10 +131,7 @@ def move_contact_method(*, method: ContactMethod, direction: str, actor: Actor) 
 
 def verify_contact_method(*, method: ContactMethod, actor: Actor):
     """Send a test message; a delivered one marks the method verified. Returns SendResult."""
-    result = send_test_message(
-        kind=method.kind, target=method.target, secret=method.secret, actor=actor,
-        contact_method=method,
-    )  # fmt: skip
+    result = send_test.send_test_message(actor=actor, contact_method=method)
     if result.ok:
         with transaction.atomic():
             ContactMethod.objects.filter(pk=method.pk).update(verified_at=timezone.now())

@@ -97,8 +97,10 @@ def channel_test(request: HttpRequest, pk: int) -> HttpResponse:
     channel = get_in_my_teams(Channel, request, pk)
     require_role(request.user, channel.team, Action.CONFIGURE, doing=_("Testing a channel"))
     result = configure.send_channel_test(channel=channel, actor=Actor.of_request(request))
-    if request.htmx:
-        return render(request, "oncall/_send_result.html", {"result": result})
+    if request.htmx or request.POST.get("next"):
+        from oncall.channel_views import answer_test
+
+        return answer_test(request, result, channel.name)
     initial = {k: getattr(channel, k) for k in configure.CHANNEL_FIELDS}
     initial["version"] = version_of(channel, configure.CHANNEL_FIELDS)
     return _channel_page(

@@ -97,7 +97,8 @@ def contact_method_verify(request: HttpRequest, pk: int) -> HttpResponse:
     method = _my_method(request, pk)
     result = configure.verify_contact_method(method=method, actor=Actor.of_request(request))
     if request.htmx:
-        return render(request, "oncall/_send_result.html", {"result": result})
+        name = f"{method.get_kind_display()} {method.target}"
+        return render(request, "oncall/_send_result.html", {"result": result, "name": name})
     return _contact_page(request, ContactMethodForm(), result=result, tested=method.pk)
 
 

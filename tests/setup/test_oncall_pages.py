@@ -301,12 +301,12 @@ def test_contact_method_api_is_the_callers_own(responder, manager):
     ContactMethod.objects.create(user=manager, kind="email", target="m@example.com")
     listed = api.get("/api/v1/me/contact-methods/").json()
     assert [m["target"] for m in listed] == ["r@example.com"]
-    bad = api.post("/api/v1/me/contact-methods/", {"kind": "sms", "target": "x"}, format="json")
+    bad = api.post("/api/v1/me/contact-methods/", {"kind": "pager", "target": "x"}, format="json")
     assert bad.status_code == 400 and "kind" in bad.json()["error"]["fields"]
     other = ContactMethod.objects.get(user=manager)
     assert api.delete(f"/api/v1/me/contact-methods/{other.pk}/").status_code == 404
     assert api.delete(f"/api/v1/me/contact-methods/{created.json()['id']}/").status_code == 204
-    assert APIClient().get("/api/v1/me/contact-methods/").status_code in (401, 403)
+    assert APIClient().get("/api/v1/me/contact-methods/").status_code == 401
 
 
 @pytest.mark.parametrize(
