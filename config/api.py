@@ -46,6 +46,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django_filters import rest_framework as django_filters
 from rest_framework import exceptions, filters
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.throttling import BaseThrottle
 
@@ -53,6 +54,7 @@ from accounts.audit import client_ip
 from accounts.authentication import READ_ONLY_TOKEN_MESSAGE
 from accounts.models import ApiToken
 from accounts.permissions import Action, can, team_ids_of
+from config import safejson
 from config.errors import DomainError
 from config.ratelimit import count_hit
 
@@ -140,6 +142,21 @@ def api_exception_handler(exc, context):
 def api_not_found(request, *args, **kwargs):
     """Unknown paths under /api/v1/ answer the JSON error shape, not an HTML page."""
     return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}."), status=404)
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+class SafeJSONParser(JSONParser):
+    """DRF's JSON parser, with the limits of ``config.safejson``: no NaN/Infinity (the field is
+    named), nesting bounded (DRF's parser recursed until a RecursionError, a 500)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        raw = stream.read() if stream is not None else b""
+        try:
+            return safejson.loads(raw)
+        except safejson.InvalidJson as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
 
 
 # --- permissions --------------------------------------------------------------------------
