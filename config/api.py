@@ -36,14 +36,18 @@ from __future__ import annotations
 import logging
 import time
 
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.db.models import ProtectedError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django_filters import rest_framework as django_filters
+from django_filters.fields import IsoDateTimeField
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, filters
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
@@ -56,6 +60,7 @@ from accounts.models import ApiToken
 from accounts.permissions import Action, can, team_ids_of
 from config import safejson
 from config.errors import DomainError
+from config.limits import LIMITS_TEXT, within_limits
 from config.ratelimit import count_hit
 
 log = logging.getLogger(__name__)
@@ -285,9 +290,50 @@ class CursorPage(CursorPagination):
             raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
 
 
+MAX_ID = 2**63 - 1
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
+class ForeignIdFilter(django_filters.NumberFilter):
+    """A foreign key given by its integer id, never looked up: another team's id and an id that
+    does not exist both give an empty list (a ModelChoiceFilter answered 400 for the unknown
+    one only, telling a caller which ids exist in other teams)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.pop("queryset", None)
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class BoundedDateTimeField(IsoDateTimeField):
+    def clean(self, value):
+        moment = super().clean(value)
+        if moment is not None and within_limits(moment) is None:
+            raise DjangoValidationError(f"Give a time {LIMITS_TEXT}.", code="out_of_range")
+        return moment
+
+
+@extend_schema_field({"type": "string", "format": "date-time"})
+class BoundedDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """ISO 8601 time within config.limits (an offset of +16:00 made PostgreSQL fail: a 500)."""
+
+    field_class = BoundedDateTimeField
+
+
 class StrictFilterSet(django_filters.FilterSet):
     """A FilterSet where a filter given with an empty value is a 400 instead of being ignored,
-    so ``?opened_before=`` cannot silently mean "no limit"."""
+    so ``?opened_before=`` cannot silently mean "no limit". Foreign keys filter by id without
+    an existence check, times must lie within config.limits."""
+
+    FILTER_DEFAULTS = {
+        **django_filters.FilterSet.FILTER_DEFAULTS,
+        models.ForeignKey: {"filter_class": ForeignIdFilter},
+        models.OneToOneField: {"filter_class": ForeignIdFilter},
+        models.DateTimeField: {"filter_class": BoundedDateTimeFilter},
+    }
 
     def is_valid(self) -> bool:
         valid = super().is_valid()
@@ -301,6 +347,12 @@ class StrictFilterSet(django_filters.FilterSet):
                     self.form.add_error(name, "Give a value or leave the parameter out.")
                 valid = False
         return valid
+
+
+class FilterBackend(django_filters.DjangoFilterBackend):
+    """DjangoFilterBackend whose generated filtersets (``filterset_fields``) are strict too."""
+
+    filterset_base = StrictFilterSet
 
 
 class StableOrderingFilter(filters.OrderingFilter):

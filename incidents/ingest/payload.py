@@ -16,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from config import safejson
+from config.limits import EARLIEST, LATEST, within_limits  # noqa: F401 (re-exported)
 
 MAX_ALERTS = 1000
 MAX_LABELS = 200
@@ -130,27 +131,8 @@ def nested_details(value, field: str) -> dict:
     return {"value": value}
 
 
-# What PostgreSQL and Python's datetime can both store and show: a UTC offset of at most 14 hours
-# (the widest in use, Kiribati), and a year range wide enough for any real alert.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2101, 1, 1, tzinfo=UTC)
-MAX_UTC_OFFSET = timedelta(hours=14)
 # Key in an alert's details holding the sender's times that were replaced by the receive time.
 CLAMPED_TIMES = "clamped_times"
-
-
-def within_limits(moment: datetime) -> datetime | None:
-    """``moment`` in UTC when it is storable and displayable, else None (never raises)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    offset = moment.utcoffset()
-    if offset is None or abs(offset) > MAX_UTC_OFFSET:
-        return None
-    try:
-        utc = moment.astimezone(UTC)
-    except (OverflowError, ValueError):
-        return None
-    return utc if EARLIEST <= utc < LATEST else None
 
 
 def timestamp(value, field: str, *, clamped: dict | None = None) -> str | None:

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from incidents.ingest import alertmanager, pagerduty
 from incidents.ingest.payload import EARLIEST, LATEST, PayloadError, json_object
@@ -77,9 +78,7 @@ def test_clamped_alerts_show_in_the_room_and_the_alerts_api(
     assert client.get(f"/incidents/{incident.pk}/").status_code == 200
 
 
-def test_pagerduty_timestamp_out_of_range_is_clamped_and_the_incident_opens(
-    pagerduty, post_json
-):
+def test_pagerduty_timestamp_out_of_range_is_clamped_and_the_incident_opens(pagerduty, post_json):
     _, token = pagerduty
     body = {
         "routing_key": token,
@@ -120,9 +119,7 @@ def test_unicode_digit_severity_is_not_a_number(generic, post_json):
     assert response.json()["field"] == "severity"
 
 
-def test_unicode_digit_vigil_severity_label_falls_back_and_the_alert_opens(
-    alertmanager, post_json
-):
+def test_unicode_digit_vigil_severity_label_falls_back_and_the_alert_opens(alertmanager, post_json):
     _, token = alertmanager
     group = am_group(am_alert("a", vigil_severity="²", severity="critical"))
     assert post_json(f"/hooks/alertmanager/{token}", group).status_code == 202
@@ -208,7 +205,9 @@ def test_a_delivery_that_keeps_failing_is_parked_and_its_alert_still_opens_an_in
     page = client.get("/admin/incidents/inboundevent/?state=parked")
     assert page.status_code == 200
     assert f"/admin/incidents/inboundevent/{event.pk}/" in page.content.decode()
-    assert client.get("/admin/incidents/inboundevent/?state=applied").context["cl"].result_count == 0
+    assert (
+        client.get("/admin/incidents/inboundevent/?state=applied").context["cl"].result_count == 0
+    )
 
 
 # --- redaction ----------------------------------------------------------------------------
@@ -227,9 +226,7 @@ def test_pagerduty_routing_key_is_not_stored_in_the_raw_body(pagerduty, post_jso
     assert '"routing_key": "[redacted]"' in raw
 
 
-def test_admin_redacts_routing_keys_of_rows_stored_before_redaction(
-    pagerduty, client, admin_user
-):
+def test_admin_redacts_routing_keys_of_rows_stored_before_redaction(pagerduty, client, admin_user):
     integration, token = pagerduty
     event = InboundEvent.objects.create(
         integration=integration,
@@ -300,8 +297,10 @@ def test_any_timestamp_text_is_refused_with_a_payload_error_or_accepted(value):
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-        lambda children: st.lists(children, max_size=3)
-        | st.dictionaries(st.text(max_size=3), children, max_size=3),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(st.text(max_size=3), children, max_size=3)
+        ),
         max_leaves=30,
     )
 )
