@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.db.models import OuterRef, Subquery
 from django.urls import path
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import api_view
@@ -14,7 +13,7 @@ from rest_framework.response import Response
 from accounts.models import ApiToken, Membership, Role, Team, User
 from accounts.permissions import Action
 from accounts.services import MembershipError, change_role
-from config.api import StrictFilterSet, TeamScopedMixin, register_domain_error
+from config.api import ForeignIdFilter, StrictFilterSet, TeamScopedMixin, register_domain_error
 
 register_domain_error(MembershipError, status=409, code="conflict")
 
@@ -84,7 +83,7 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class MembershipFilter(StrictFilterSet):
-    team = filters.NumberFilter(field_name="team_id", min_value=1, max_value=2**63 - 1)
+    team = ForeignIdFilter(field_name="team_id")
 
     class Meta:
         model = Membership

@@ -386,7 +386,8 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 class TokenRateThrottle(BaseThrottle):
-    """One budget per API token (per user for browser sessions, per address for anonymous).
+    """One budget per user (all their tokens and their browser session share it), per address
+    for anonymous requests.
 
     A fixed-window counter in the cache: one atomic INCR per request, whatever the rate (DRF's
     SimpleRateThrottle rewrites the list of every request in the window, which grew to
@@ -415,8 +416,7 @@ class TokenRateThrottle(BaseThrottle):
         return max(1.0, self._wait)
 
     def _ident(self, request) -> str:
-        if isinstance(request.auth, ApiToken):
-            return f"token:{request.auth.pk}"
+        # Per user, whatever the token: a user minting more tokens gets no more requests.
         if request.user and request.user.is_authenticated:
             return f"user:{request.user.pk}"
         return f"ip:{client_ip(request) or 'unknown'}"
@@ -430,7 +430,7 @@ _ERROR_DESCRIPTIONS = {
     "403": "Your role or a read-only token does not allow this.",
     "404": "No such object in your teams.",
     "409": "The request conflicts with the object's state (e.g. an invalid transition).",
-    "429": "Too many requests for this token; see the Retry-After header.",
+    "429": "Too many requests for this user; see the Retry-After header.",
 }
 
 

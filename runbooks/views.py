@@ -12,8 +12,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from accounts.permissions import Action, can, team_ids_of
+from config.errors import InvalidInput
 from incidents.access import get_incident_for_user
-from incidents.markdown import render_markdown
+from incidents.markdown import markdown_problem, render_markdown
 from runbooks import services
 from runbooks.access import (
     get_run_for_user,
@@ -158,8 +159,9 @@ def runbook_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def markdown_preview(request: HttpRequest) -> HttpResponse:
     """Renders Markdown for the editor's preview; changes nothing."""
     text = request.POST.get("body", "")
-    if len(text) > 200_000:
-        return HttpResponseBadRequest("the text is too long to preview (200,000 characters)")
+    problem = markdown_problem(text)
+    if problem:
+        raise InvalidInput(f"Cannot preview: this text {problem}.")
     return render(request, "runbooks/_preview.html", {"preview": render_markdown(text)})
 
 
