@@ -17,20 +17,23 @@ def redact_stored_routing_keys(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0005_integration_token_rotation'),
+        ("incidents", "0005_integration_token_rotation"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='inboundevent',
-            name='parked_at',
+            model_name="inboundevent",
+            name="parked_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='inboundevent',
-            index=models.Index(condition=models.Q(('parked_at__isnull', False)), fields=['id'], name='inbound_event_parked_idx'),
+            model_name="inboundevent",
+            index=models.Index(
+                condition=models.Q(("parked_at__isnull", False)),
+                fields=["id"],
+                name="inbound_event_parked_idx",
+            ),
         ),
         migrations.RunPython(redact_stored_routing_keys, migrations.RunPython.noop),
     ]

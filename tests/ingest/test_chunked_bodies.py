@@ -113,9 +113,7 @@ def test_gunicorn_reads_a_chunked_delivery_and_the_incident_opens(gunicorn_serve
     assert Incident.objects.get().title == "Bot silent"
 
 
-def test_gunicorn_refuses_a_chunked_delivery_over_the_size_limit_with_413(
-    gunicorn_server, service
-):
+def test_gunicorn_refuses_a_chunked_delivery_over_the_size_limit_with_413(gunicorn_server, service):
     _, token = make_integration(service, "generic")
     document = {"title": "Bot silent", "description": "x" * 4000}
     status, _ = chunked_post(
