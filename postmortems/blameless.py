@@ -87,8 +87,11 @@ def _person_pattern(names: tuple[str, ...]) -> re.Pattern:
 
 # A text with more findings than this is shown with the first ones only.
 MAX_FINDINGS = 100
+# Sentences holding both a person and blame language that are examined; past them the rest
+# of a text is not checked (a warning, not a gate: the first ones are the ones to fix).
+MAX_CANDIDATES = 200
 MAX_SENTENCE_CHARS = 2_000
-CHUNK_CHARS = 8_192
+CHUNK_CHARS = 2_048
 # Anchored at a sentence start, so a position inside a sentence fails at once (unanchored, each
 # position would scan to the sentence's end: quadratic in its length).
 _LONG_SENTENCE = re.compile(
@@ -107,7 +110,8 @@ def check_text(text: str, names: Iterable[str], *, field: str = "") -> list[Blam
 
     Linear in the text: sentences longer than MAX_SENTENCE_CHARS are clipped (by one regular
     expression pass: no prose sentence is that long), then the text is read in chunks of whole
-    sentences until MAX_FINDINGS are found. In a chunk, one pass per precompiled pattern (blame
+    sentences until MAX_FINDINGS are found or MAX_CANDIDATES sentences holding both a person
+    and blame language were examined. In a chunk, one pass per precompiled pattern (blame
     phrases, persons, words, sentence ends); sentence and word numbers of the matches by binary
     search in the sorted position lists, and the nearest person to each blame phrase by one
     pointer walk. (The old check compared every person with every blame phrase and recounted
@@ -118,10 +122,13 @@ def check_text(text: str, names: Iterable[str], *, field: str = "") -> list[Blam
         return []
     person_re = _person_pattern(tuple(sorted(set(names))))
     findings: list[BlameFinding] = []
+    budget = [MAX_CANDIDATES]
     start = 0
-    while start < len(text) and len(findings) < MAX_FINDINGS:
+    while start < len(text) and len(findings) < MAX_FINDINGS and budget[0] > 0:
         end = _chunk_end(text, start)
-        findings += _check_chunk(text[start:end], person_re, field, MAX_FINDINGS - len(findings))
+        findings += _check_chunk(
+            text[start:end], person_re, field, MAX_FINDINGS - len(findings), budget
+        )
         start = end
     return findings
 
@@ -134,8 +141,11 @@ def _chunk_end(text: str, start: int) -> int:
     return boundary.end() if boundary else len(text)
 
 
-def _check_chunk(text: str, person_re: re.Pattern, field: str, room: int) -> list[BlameFinding]:
-    """Findings in one chunk of whole sentences (see check_text), at most ``room``."""
+def _check_chunk(
+    text: str, person_re: re.Pattern, field: str, room: int, budget: list[int]
+) -> list[BlameFinding]:
+    """Findings in one chunk of whole sentences (see check_text), at most ``room``; each
+    sentence holding both a person and blame language takes one from ``budget``."""
     text = text or ""
     blames = list(_BLAME.finditer(text))
     if not blames:
@@ -154,11 +164,15 @@ def _check_chunk(text: str, person_re: re.Pattern, field: str, room: int) -> lis
 
     findings: list[BlameFinding] = []
     b = p = 0
-    while b < len(blames) and len(findings) < room:
+    while b < len(blames) and len(findings) < room and budget[0] > 0:
         sentence = blame_sentences[b]
         b_end = bisect_right(blame_sentences, sentence, b)
         p = bisect_left(person_sentences, sentence, p)
         p_end = bisect_right(person_sentences, sentence, p)
+        if p == p_end:
+            b = b_end
+            continue
+        budget[0] -= 1
         best = _nearest_pair(
             blames[b:b_end], blame_words[b:b_end], persons[p:p_end], person_words[p:p_end]
         )

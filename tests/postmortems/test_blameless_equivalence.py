@@ -10,6 +10,8 @@ from postmortems.blameless import (
     _BLAME,
     _SENTENCE,
     _WORD,
+    MAX_CANDIDATES,
+    MAX_FINDINGS,
     WINDOW_WORDS,
     _person_pattern,
     check_text,
@@ -64,3 +66,13 @@ def test_one_long_sentence_of_blame_is_one_finding():
 def test_hyphenated_run_of_names_and_blame_is_one_finding():
     [finding] = check_text("-".join(["alice", "forgot"] * 5_000), NAMES)
     assert (finding.person, finding.phrase) == ("alice", "forgot")
+
+
+def test_findings_stop_at_the_documented_caps():
+    findings = check_text("he forgot. " * 500, NAMES)
+    assert len(findings) == MAX_FINDINGS
+    # Sentences with a person and blame language but no finding still use up the examination
+    # budget: past it, the rest of the text is not checked.
+    near_misses = "he a b c d e f g forgot. " * MAX_CANDIDATES
+    assert check_text(near_misses + "alice forgot.", NAMES) == []
+    assert len(check_text(near_misses[:-100] + " alice forgot.", NAMES)) == 1
