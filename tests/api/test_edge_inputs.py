@@ -125,3 +125,9 @@ def test_id_filters_refuse_what_is_not_an_id(make_client, responder, path, param
         response = make_client(responder).get(path, {param: bad})
         assert response.status_code == 400, (path, param, bad)
         assert param in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("query", ["INC-²", "INC-99999999999999999999999", "²"])
+def test_board_search_with_unicode_or_huge_numbers_answers(client, responder, query):
+    client.force_login(responder)
+    assert client.get("/incidents/", {"q": query}).status_code == 200
