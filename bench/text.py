@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -127,7 +128,8 @@ def main() -> None:
     worst = 0.0
     for name, text in inputs(args.size).items():
         figures = {path: best_ms(function, text, args.runs) for path, function in paths.items()}
-        verdict = markdown_problem(text) or "rendered as Markdown"
+        problem = markdown_problem(text)
+        verdict = f"refused (400) / shown as plain text: {problem}" if problem else "rendered"
         worst = max(worst, *figures.values())
         print(f"{name:46} " + " ".join(f"{v:13.1f}" for v in figures.values()))
         rows.append((name, figures, verdict))
@@ -149,15 +151,19 @@ def main() -> None:
         "code blocks at most 8,000 inline markup characters, 1,000 links and 4,000 table "
         "separators. Saving or previewing beyond them is a 400 naming the limit; a text stored "
         "before is shown as escaped plain text. The blameless check clips sentences at 2,000 "
-        "characters, stops at 100 findings and scans each 8 KB chunk once per precompiled "
-        "pattern.",
+        "characters, reads 2 KB chunks once per precompiled pattern, and stops at 100 findings "
+        "or 200 sentences holding both a person and blame language. Before (same machine, "
+        "development runs): Python-Markdown took 673 ms for plain 100 KB, 45 s for 10 KB of "
+        "`[` and 197 s for 20 KB; the pairwise blameless check was cubic (issue 11: 30 s for "
+        "4 KB of `he forgot `).",
         "",
         "| input | markdown_problem ms | render_markdown ms | blameless ms | outcome |",
         "| --- | ---: | ---: | ---: | --- |",
     ]
     for name, figures, verdict in rows:
         values = " | ".join(f"{v:.1f}" for v in figures.values())
-        lines.append(f"| {name} | {values} | {verdict.split(';')[0][:70]} |")
+        outcome = re.sub(r" \(.*?\)", "", verdict.split(";")[0])  # no markup in the table
+        lines.append(f"| {name} | {values} | {outcome} |")
     lines.append("")
     lines.append(f"Worst path: {worst:.1f} ms against a budget of {BUDGET_MS:.0f} ms.")
     write_doc_section(
