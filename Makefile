@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n auto --maxprocesses $(TEST_WORKERS))
 
-.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search bench-monitors clean chaos
+.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search bench-monitors bench-text clean chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,8 +76,12 @@ bench-search: install
 bench-monitors: install
 	$(BIN)/python bench/monitors.py
 
+# Blameless check and Markdown on 100 KB adversarial inputs (no database needed).
+bench-text: install
+	$(BIN)/python bench/text.py
+
 # Every benchmark, one after another (about 15 minutes; needs PostgreSQL and Redis).
-bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search
+bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search bench-text
 
 # The chaos suite (docs/reliability.md): own PostgreSQL cluster, Redis, web, worker and beat on
 # loopback, crashed on purpose; about 10 minutes. `make test` runs its short form (tests/chaos).

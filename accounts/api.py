@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.db.models import OuterRef, Subquery
 from django.urls import path
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import api_view
@@ -15,7 +14,7 @@ from accounts.actors import Actor
 from accounts.models import ApiToken, Membership, Role, Team, User
 from accounts.permissions import Action
 from accounts.services import change_role
-from config.api import StrictFilterSet, TeamScopedMixin
+from config.api import ForeignIdFilter, StrictFilterSet, TeamScopedMixin
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -83,7 +82,7 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class MembershipFilter(StrictFilterSet):
-    team = filters.NumberFilter(field_name="team_id", min_value=1, max_value=2**63 - 1)
+    team = ForeignIdFilter(field_name="team_id")
 
     class Meta:
         model = Membership

@@ -38,16 +38,21 @@ from __future__ import annotations
 import logging
 import time
 
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.db.models import ProtectedError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django_filters import rest_framework as django_filters
+from django_filters.fields import IsoDateTimeField
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, filters
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.throttling import BaseThrottle
 
@@ -55,7 +60,9 @@ from accounts.audit import client_ip
 from accounts.authentication import READ_ONLY_TOKEN_MESSAGE
 from accounts.models import ApiToken
 from accounts.permissions import Action, can, team_ids_of
+from config import safejson
 from config.errors import DomainError
+from config.limits import LIMITS_TEXT, within_limits
 from config.ratelimit import count_hit
 
 log = logging.getLogger(__name__)
@@ -143,6 +150,21 @@ def api_exception_handler(exc, context):
 def api_not_found(request, *args, **kwargs):
     """Unknown paths under /api/v1/ answer the JSON error shape, not an HTML page."""
     return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}."), status=404)
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+class SafeJSONParser(JSONParser):
+    """DRF's JSON parser, with the limits of ``config.safejson``: no NaN/Infinity (the field is
+    named), nesting bounded (DRF's parser recursed until a RecursionError, a 500)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        raw = stream.read() if stream is not None else b""
+        try:
+            return safejson.loads(raw)
+        except safejson.InvalidJson as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
 
 
 # --- permissions --------------------------------------------------------------------------
@@ -271,9 +293,50 @@ class CursorPage(CursorPagination):
             raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
 
 
+MAX_ID = 2**63 - 1
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
+class ForeignIdFilter(django_filters.NumberFilter):
+    """A foreign key given by its integer id, never looked up: another team's id and an id that
+    does not exist both give an empty list (a ModelChoiceFilter answered 400 for the unknown
+    one only, telling a caller which ids exist in other teams)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.pop("queryset", None)
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class BoundedDateTimeField(IsoDateTimeField):
+    def clean(self, value):
+        moment = super().clean(value)
+        if moment is not None and within_limits(moment) is None:
+            raise DjangoValidationError(f"Give a time {LIMITS_TEXT}.", code="out_of_range")
+        return moment
+
+
+@extend_schema_field({"type": "string", "format": "date-time"})
+class BoundedDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """ISO 8601 time within config.limits (an offset of +16:00 made PostgreSQL fail: a 500)."""
+
+    field_class = BoundedDateTimeField
+
+
 class StrictFilterSet(django_filters.FilterSet):
     """A FilterSet where a filter given with an empty value is a 400 instead of being ignored,
-    so ``?opened_before=`` cannot silently mean "no limit"."""
+    so ``?opened_before=`` cannot silently mean "no limit". Foreign keys filter by id without
+    an existence check, times must lie within config.limits."""
+
+    FILTER_DEFAULTS = {
+        **django_filters.FilterSet.FILTER_DEFAULTS,
+        models.ForeignKey: {"filter_class": ForeignIdFilter},
+        models.OneToOneField: {"filter_class": ForeignIdFilter},
+        models.DateTimeField: {"filter_class": BoundedDateTimeFilter},
+    }
 
     def is_valid(self) -> bool:
         valid = super().is_valid()
@@ -287,6 +350,12 @@ class StrictFilterSet(django_filters.FilterSet):
                     self.form.add_error(name, "Give a value or leave the parameter out.")
                 valid = False
         return valid
+
+
+class FilterBackend(django_filters.DjangoFilterBackend):
+    """DjangoFilterBackend whose generated filtersets (``filterset_fields``) are strict too."""
+
+    filterset_base = StrictFilterSet
 
 
 class StableOrderingFilter(filters.OrderingFilter):
@@ -320,7 +389,8 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 class TokenRateThrottle(BaseThrottle):
-    """One budget per API token (per user for browser sessions, per address for anonymous).
+    """One budget per user (all their tokens and their browser session share it), per address
+    for anonymous requests.
 
     A fixed-window counter in the cache: one atomic INCR per request, whatever the rate (DRF's
     SimpleRateThrottle rewrites the list of every request in the window, which grew to
@@ -349,8 +419,7 @@ class TokenRateThrottle(BaseThrottle):
         return max(1.0, self._wait)
 
     def _ident(self, request) -> str:
-        if isinstance(request.auth, ApiToken):
-            return f"token:{request.auth.pk}"
+        # Per user, whatever the token: a user minting more tokens gets no more requests.
         if request.user and request.user.is_authenticated:
             return f"user:{request.user.pk}"
         return f"ip:{client_ip(request) or 'unknown'}"
@@ -364,7 +433,7 @@ _ERROR_DESCRIPTIONS = {
     "403": "Your role or a read-only token does not allow this.",
     "404": "No such object in your teams.",
     "409": "The request conflicts with the object's state (e.g. an invalid transition).",
-    "429": "Too many requests for this token; see the Retry-After header.",
+    "429": "Too many requests for this user; see the Retry-After header.",
 }
 
 

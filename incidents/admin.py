@@ -137,12 +137,43 @@ class AlertAdmin(admin.ModelAdmin):
         return False
 
 
+class ParkedFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "pending"), ("applied", "applied"), ("parked", "parked")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.pending()
+        if self.value() == "applied":
+            return queryset.filter(processed_at__isnull=False, parked_at__isnull=True)
+        if self.value() == "parked":
+            return queryset.parked()
+        return queryset
+
+
 @admin.register(InboundEvent)
 class InboundEventAdmin(admin.ModelAdmin):
-    list_display = ("id", "integration", "received_at", "processed_at", "attempts", "incident")
-    list_filter = ("integration__kind",)
-    readonly_fields = [f.name for f in InboundEvent._meta.fields]
+    """Deliveries as received; parked ones (applying failed every attempt) under state=parked.
+    Routing keys are redacted from the raw body shown, also in rows stored before redaction."""
+
+    list_display = (
+        "id", "integration", "received_at", "processed_at", "parked_at", "attempts", "incident",
+    )  # fmt: skip
+    list_filter = (ParkedFilter, "integration__kind")
+    fields = readonly_fields = [
+        "integration", "received_at", "processed_at", "parked_at", "attempts", "error",
+        "incident", "raw_truncated", "raw_body_redacted", "normalized",
+    ]  # fmt: skip
     list_select_related = ("integration", "incident")
+
+    @admin.display(description="raw body")
+    def raw_body_redacted(self, obj):
+        from incidents.ingest.payload import redact_routing_keys
+
+        return redact_routing_keys(obj.raw_body)
 
     def has_add_permission(self, request):
         return False

@@ -48,7 +48,8 @@ def filter_incidents(qs: QuerySet, filters: BoardFilters, *, with_status: bool =
     if filters.q:
         text = filters.q
         number = text.upper().removeprefix("INC-")
-        if number.isdigit():
+        # ASCII digits that fit a bigint: "²" passes isdigit() but not int(), 20 digits overflow.
+        if number.isascii() and number.isdigit() and len(number) <= 18:
             qs = qs.filter(Q(pk=int(number)) | Q(title__icontains=text))
         else:
             qs = qs.filter(Q(title__icontains=text) | Q(dedup_key=text))

@@ -340,6 +340,9 @@ class InboundEventQuerySet(models.QuerySet):
     def pending(self) -> InboundEventQuerySet:
         return self.filter(processed_at__isnull=True)
 
+    def parked(self) -> InboundEventQuerySet:
+        return self.filter(parked_at__isnull=False)
+
 
 class InboundEvent(models.Model):
     """One accepted delivery: its raw body (capped) and the validated form the processor applies.
@@ -356,6 +359,9 @@ class InboundEvent(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Set when applying failed MAX_ATTEMPTS times: the delivery is kept for a human (admin,
+    # /metrics) and what could be read of it was applied instead (see ingest.applying.salvage).
+    parked_at = models.DateTimeField(null=True, blank=True)
     incident = models.ForeignKey(
         Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -371,6 +377,11 @@ class InboundEvent(models.Model):
                 name="inbound_event_pending_idx",
             ),
             models.Index(fields=["integration", "-received_at"], name="inbound_event_recent_idx"),
+            models.Index(
+                fields=["id"],
+                condition=Q(parked_at__isnull=False),
+                name="inbound_event_parked_idx",
+            ),
         ]
 
     def __str__(self) -> str:

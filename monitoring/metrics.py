@@ -163,6 +163,12 @@ def ingested_alerts() -> Iterable[Metric]:
         "Accepted webhook deliveries waiting to be applied.",
         value=InboundEvent.objects.pending().count(),
     )
+    # Deliveries that could not be applied in full (kept for a human; see the admin).
+    yield GaugeMetricFamily(
+        "vigil_ingest_parked",
+        "Webhook deliveries parked after every attempt to apply them failed.",
+        value=InboundEvent.objects.parked().count(),
+    )
 
 
 @register_metric_source

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from accounts.models import Team
 from accounts.permissions import Action, team_ids_of
 from config.api import TeamScopedMixin
+from config.limits import LIMITS_TEXT, within_limits
 from oncall.models import (
     EscalationLevel,
     EscalationPolicy,
@@ -28,7 +29,7 @@ from oncall.models import (
     RotationMember,
     validate_severity_rules,
 )
-from oncall.rotations import next_handoff, who_is_on_call
+from oncall.rotations import next_handoff, validate_rotation, who_is_on_call
 
 
 class TeamField(serializers.PrimaryKeyRelatedField):
@@ -154,8 +155,15 @@ class RotationSerializer(serializers.ModelSerializer):
         return value
 
     def validate_shift_hours(self, value):
-        if value < 1:
-            raise serializers.ValidationError("a shift lasts at least one hour")
+        problems = validate_rotation(shift_hours=value)
+        if problems:
+            raise serializers.ValidationError(problems["shift_hours"])
+        return value
+
+    def validate_start_date(self, value):
+        problems = validate_rotation(start_date=value)
+        if problems:
+            raise serializers.ValidationError(problems["start_date"])
         return value
 
     def validate(self, attrs):
@@ -206,6 +214,9 @@ class OverrideSerializer(serializers.ModelSerializer):
         fields = ["id", "user", "start", "end"]
 
     def validate(self, attrs):
+        for name in ("start", "end"):
+            if within_limits(attrs[name]) is None:
+                raise serializers.ValidationError({name: f"must be {LIMITS_TEXT}"})
         if attrs["end"] <= attrs["start"]:
             raise serializers.ValidationError({"end": "must be after start"})
         return attrs
@@ -237,6 +248,8 @@ class RotationViewSet(_OnCallViewSet):
                 at = field.to_internal_value(request.query_params["at"])
             except serializers.ValidationError:
                 raise serializers.ValidationError({"at": "not an ISO 8601 date-time"}) from None
+            if within_limits(at) is None:
+                raise serializers.ValidationError({"at": f"must be {LIMITS_TEXT}"})
         user = who_is_on_call(rotation, at)
         return Response(
             {

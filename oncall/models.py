@@ -100,6 +100,11 @@ class Rotation(models.Model):
             ZoneInfo(self.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValidationError({"time_zone": f"unknown time zone {self.time_zone!r}"}) from None
+        from oncall.rotations import validate_rotation
+
+        problems = validate_rotation(shift_hours=self.shift_hours, start_date=self.start_date)
+        if problems:
+            raise ValidationError(problems)
 
 
 class RotationMember(models.Model):

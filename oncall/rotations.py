@@ -19,6 +19,30 @@ from django.utils import timezone
 from oncall.models import Override, Rotation
 
 MAX_SHIFTS_LISTED = 2000
+# Limits of what a rotation may be saved with (validate_rotation); the computations below also
+# stay within [HORIZON_START, HORIZON_END) for rows stored before these limits existed, so no
+# stored rotation can make a page, the API or the iCal feed overflow.
+MAX_SHIFT_HOURS = 24 * 366
+EARLIEST_START = date(1970, 1, 1)
+LATEST_START = date(2100, 12, 31)
+HORIZON_START = datetime(1970, 1, 1, tzinfo=UTC)
+HORIZON_END = datetime(2101, 1, 1, tzinfo=UTC)
+
+
+def validate_rotation(*, shift_hours: int | None = None, start_date: date | None = None) -> dict:
+    """Problems with these values by field name (empty when they are fine)."""
+    problems = {}
+    if shift_hours is not None and not 1 <= shift_hours <= MAX_SHIFT_HOURS:
+        problems["shift_hours"] = f"a shift lasts from 1 to {MAX_SHIFT_HOURS} hours (a year)"
+    if start_date is not None and not EARLIEST_START <= start_date <= LATEST_START:
+        problems["start_date"] = (
+            f"the first handoff must be between {EARLIEST_START} and {LATEST_START}"
+        )
+    return problems
+
+
+def _clamp(moment: datetime) -> datetime:
+    return min(max(moment, HORIZON_START), HORIZON_END)
 
 
 @dataclass(frozen=True)
@@ -48,6 +72,20 @@ def _members(rotation: Rotation) -> list:
 
 
 def _shift_bounds(rotation: Rotation, index: int) -> tuple[datetime, datetime]:
+    """Start and end of shift ``index``, both clamped to the horizon (never raises)."""
+    try:
+        start, end = _raw_shift_bounds(rotation, index)
+    except (OverflowError, ValueError):
+        # Past what datetime can count: lay it at the horizon's end, where nothing is asked.
+        try:
+            start = _clamp(_raw_shift_bounds(rotation, index)[0])
+        except (OverflowError, ValueError):
+            start = HORIZON_END if index > 0 else HORIZON_START
+        return start, HORIZON_END
+    return _clamp(start), _clamp(end)
+
+
+def _raw_shift_bounds(rotation: Rotation, index: int) -> tuple[datetime, datetime]:
     tz = ZoneInfo(rotation.time_zone)
     if rotation.shift_hours % 24 == 0:
         days = rotation.shift_hours // 24
@@ -60,18 +98,26 @@ def _shift_bounds(rotation: Rotation, index: int) -> tuple[datetime, datetime]:
 
 
 def _shift_index(rotation: Rotation, at: datetime) -> int:
+    """The shift covering ``at``; ``at`` is first clamped into the horizon."""
+    at = min(max(at, HORIZON_START), HORIZON_END - timedelta(days=2))
     tz = ZoneInfo(rotation.time_zone)
     if rotation.shift_hours % 24 == 0:
         days = rotation.shift_hours // 24
         local_day = at.astimezone(tz).date()
         index = (local_day - rotation.start_date).days // days
         # The local date alone is off by one around the handoff hour: compare real instants.
-        while _shift_bounds(rotation, index)[0] > at:
-            index -= 1
-        while _shift_bounds(rotation, index)[1] <= at:
-            index += 1
+        # (At most two steps: clamped bounds only grow, so these loops end.)
+        for _ in range(3):
+            if _shift_bounds(rotation, index)[0] > at:
+                index -= 1
+        for _ in range(3):
+            if _shift_bounds(rotation, index)[1] <= at:
+                index += 1
         return index
-    origin = _local_instant(rotation.start_date, rotation, tz)
+    try:
+        origin = _local_instant(rotation.start_date, rotation, tz)
+    except (OverflowError, ValueError):
+        return -1
     return int((at - origin) // timedelta(hours=rotation.shift_hours))
 
 
@@ -104,6 +150,7 @@ def who_is_on_call(rotation: Rotation, at: datetime | None = None):
 
 def shifts_between(rotation: Rotation, start: datetime, end: datetime) -> list[Shift]:
     """Who covers [start, end): regular shifts cut around overrides, in time order."""
+    start, end = _clamp(start), _clamp(end)
     members = _members(rotation)
     regular: list[Shift] = []
     if members:

@@ -15,8 +15,9 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.permissions import Action
-from config.api import StrictFilterSet, TeamScopedMixin
+from config.api import ForeignIdFilter, StrictFilterSet, TeamScopedMixin
 from incidents.actors import Actor
+from incidents.markdown import validate_markdown
 from postmortems import services
 from postmortems.facts import measure
 from postmortems.models import (
@@ -120,6 +121,16 @@ class PostMortemSerializer(serializers.ModelSerializer):
             "published_at",
         ]
         read_only_fields = ["id", "incident", "team", "status", "created_at", "published_at"]
+        extra_kwargs = {
+            name: {"validators": [validate_markdown]}
+            for name in (
+                "summary",
+                "impact",
+                "what_went_well",
+                "what_went_wrong",
+                "lessons_learned",
+            )
+        }
 
     @extend_schema_field(FactsSerializer)
     def get_facts(self, postmortem) -> dict:
@@ -148,7 +159,7 @@ class ReturnSerializer(serializers.Serializer):
 
 class PostMortemFilter(StrictFilterSet):
     status = filters.ChoiceFilter(choices=Status.choices)
-    incident = filters.NumberFilter(field_name="incident_id", min_value=1, max_value=2**63 - 1)
+    incident = ForeignIdFilter(field_name="incident_id")
 
     class Meta:
         model = PostMortem
@@ -229,7 +240,7 @@ class ActionItemFilter(StrictFilterSet):
         label="true: only overdue items; false: the others",
     )
     status = filters.ChoiceFilter(choices=ItemStatus.choices)
-    postmortem = filters.NumberFilter(field_name="postmortem_id", min_value=1, max_value=2**63 - 1)
+    postmortem = ForeignIdFilter(field_name="postmortem_id")
 
     class Meta:
         model = ActionItem

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from accounts.models import User
+from incidents.markdown import validate_markdown
 from postmortems.models import (
     EDITABLE_FIELDS,
     FACTOR_CHOICES,
@@ -22,7 +23,15 @@ class DateTimeLocalInput(forms.DateTimeInput):
         super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
 
 
+MARKDOWN_FIELDS = ("summary", "impact", "what_went_well", "what_went_wrong", "lessons_learned")
+
+
 class PostMortemForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in MARKDOWN_FIELDS:
+            self.fields[name].validators.append(validate_markdown)
+
     impact_started_at = forms.DateTimeField(
         required=False,
         input_formats=DATETIME_FORMATS,

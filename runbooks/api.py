@@ -15,8 +15,9 @@ from rest_framework.response import Response
 
 from accounts.models import Team
 from accounts.permissions import Action
-from config.api import StrictFilterSet, TeamScopedMixin
+from config.api import ForeignIdFilter, StrictFilterSet, TeamScopedMixin
 from incidents.actors import Actor
+from incidents.markdown import validate_markdown
 from incidents.models import Service
 from runbooks import services
 from runbooks.models import ActionRun, Runbook, RunbookRun, RunbookStep, StepCheck
@@ -51,6 +52,7 @@ class StepSerializer(serializers.ModelSerializer):
             "run_automatically",
         ]
         read_only_fields = ["position"]
+        extra_kwargs = {"body": {"validators": [validate_markdown]}}
 
     def get_has_secret(self, step) -> bool:
         return bool(step.action_secret)
@@ -89,7 +91,10 @@ class RunbookSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "next_review_at", "last_reviewed_at", "version", "updated_at"]
-        extra_kwargs = {"services": {"required": False}}
+        extra_kwargs = {
+            "services": {"required": False},
+            "body": {"validators": [validate_markdown]},
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -262,8 +267,8 @@ class StepRequestSerializer(serializers.Serializer):
 
 
 class RunbookRunFilter(StrictFilterSet):
-    incident = filters.NumberFilter(field_name="incident_id", min_value=1, max_value=MAX_ID)
-    runbook = filters.NumberFilter(field_name="runbook_id", min_value=1, max_value=MAX_ID)
+    incident = ForeignIdFilter(field_name="incident_id")
+    runbook = ForeignIdFilter(field_name="runbook_id")
 
     class Meta:
         model = RunbookRun

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from incidents.markdown import validate_markdown
 from incidents.models import Service
 from runbooks.models import DEFAULT_REVIEW_INTERVAL_DAYS, Runbook
 from runbooks.services import RunbookError, RunbookInput, StepInput, parse_label_matchers
@@ -12,7 +13,9 @@ SEVERITIES = [(n, str(n)) for n in range(1, 6)]
 class RunbookForm(forms.Form):
     title = forms.CharField(max_length=200)
     body = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 14, "class": "markdown-source"}), required=False
+        widget=forms.Textarea(attrs={"rows": 14, "class": "markdown-source"}),
+        required=False,
+        validators=[validate_markdown],
     )
     services = forms.ModelMultipleChoiceField(queryset=Service.objects.none(), required=False)
     match_labels = forms.CharField(
@@ -60,7 +63,9 @@ class StepForm(forms.Form):
     id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     position = forms.IntegerField(required=False, min_value=0)
     title = forms.CharField(max_length=200, required=False)
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, validators=[validate_markdown]
+    )
     action_url = forms.URLField(required=False, max_length=500, assume_scheme="https")
     action_body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     action_secret = forms.CharField(

@@ -14,7 +14,7 @@ from accounts.permissions import Action, can, team_ids_of
 from config.errors import Forbidden, InvalidInput
 from incidents.access import get_incident_for_user
 from incidents.actors import Actor
-from incidents.markdown import render_markdown
+from incidents.markdown import markdown_problem, render_markdown
 from runbooks import services
 from runbooks.access import (
     get_run_for_user,
@@ -163,8 +163,9 @@ def runbook_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def markdown_preview(request: HttpRequest) -> HttpResponse:
     """Renders Markdown for the editor's preview; changes nothing."""
     text = request.POST.get("body", "")
-    if len(text) > 200_000:
-        raise InvalidInput("the text is too long to preview (200,000 characters)")
+    problem = markdown_problem(text)
+    if problem:
+        raise InvalidInput(f"Cannot preview: this text {problem}.")
     return render(request, "runbooks/_preview.html", {"preview": render_markdown(text)})
 
 

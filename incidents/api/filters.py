@@ -8,7 +8,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 
-from config.api import StrictFilterSet
+from config.api import BoundedDateTimeFilter, StrictFilterSet
 from incidents.api.serializers import MAX_ID
 from incidents.models import Incident, Service, Severity, Status
 
@@ -49,10 +49,10 @@ class IncidentFilter(StrictFilterSet):
     service = IdFilter(field_name="service_id")
     team = IdFilter(field_name="team_id")
     assignee = IdFilter(field_name="assignee_id")
-    opened_after = filters.IsoDateTimeFilter(
+    opened_after = BoundedDateTimeFilter(
         field_name="triggered_at", lookup_expr="gte", label="Triggered at or after (ISO 8601)"
     )
-    opened_before = filters.IsoDateTimeFilter(
+    opened_before = BoundedDateTimeFilter(
         field_name="triggered_at", lookup_expr="lt", label="Triggered before (ISO 8601)"
     )
 

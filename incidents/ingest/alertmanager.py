@@ -8,7 +8,9 @@ newer Alertmanager versions add some.
 from __future__ import annotations
 
 from incidents.ingest.payload import (
+    CLAMPED_TIMES,
     MAX_ALERTS,
+    SEVERITY_DIGITS,
     PayloadError,
     labels_fingerprint,
     optional,
@@ -72,6 +74,9 @@ def _alert(item, index: int, integration, external_url: str) -> dict:
     fingerprint = optional(item, "fingerprint", str, "", f"{field}.fingerprint")[:255]
     if not fingerprint:
         fingerprint = labels_fingerprint(labels)
+    clamped: dict[str, str] = {}
+    starts_at = timestamp(item.get("startsAt"), f"{field}.startsAt", clamped=clamped)
+    ends_at = timestamp(item.get("endsAt"), f"{field}.endsAt", clamped=clamped)
     return {
         "fingerprint": fingerprint,
         "status": status,
@@ -79,13 +84,13 @@ def _alert(item, index: int, integration, external_url: str) -> dict:
         "summary": text(annotations.get("summary") or labels.get("alertname")),
         "labels": labels,
         "annotations": annotations,
-        "details": {},
+        "details": {CLAMPED_TIMES: clamped} if clamped else {},
         "source_url": text(
             optional(item, "generatorURL", str, "", f"{field}.generatorURL") or external_url,
             2048,
         ),
-        "starts_at": timestamp(item.get("startsAt"), f"{field}.startsAt"),
-        "ends_at": timestamp(item.get("endsAt"), f"{field}.endsAt"),
+        "starts_at": starts_at,
+        "ends_at": ends_at,
     }
 
 
@@ -93,7 +98,7 @@ def _severity(labels: dict[str, str], integration, field: str) -> int:
     # An explicit vigil_severity label wins; a bad one falls back rather than refusing the
     # alert (Alertmanager treats a 400 as final and would drop the whole group).
     explicit = labels.get("vigil_severity", "").strip()
-    if explicit.isdigit() and 1 <= int(explicit) <= 5:
+    if explicit in SEVERITY_DIGITS:
         return int(explicit)
     word = labels.get("severity")
     if word is None:

@@ -8,12 +8,15 @@ partial unique index decides races between first deliveries.
 
 from __future__ import annotations
 
+import logging
+
+from django.db import InterfaceError, OperationalError
 from django.db.models import F
 from django.utils import timezone
 
 from incidents import services
 from incidents.actors import Actor
-from incidents.ingest.payload import as_datetime
+from incidents.ingest.payload import as_datetime, storable
 from incidents.models import (
     OPEN_STATUSES,
     Alert,
@@ -23,6 +26,8 @@ from incidents.models import (
     Source,
     Status,
 )
+
+log = logging.getLogger(__name__)
 
 
 def actor_for(integration: Integration) -> Actor:
@@ -301,3 +306,107 @@ def _resolve_alert(alert: Alert, data: dict, now, incident, actor) -> bool:
 
 def _name(data: dict) -> str:
     return (data.get("summary") or data["fingerprint"])[:200]
+
+
+# --- deliveries that cannot be applied ---------------------------------------------------
+
+
+def readable_part(*, integration: Integration, normalized: dict) -> dict:
+    """The part of a delivery that is certain to apply: its key, title, and per alert the
+    fingerprint, status, severity and text, every value forced into range; times, details and
+    links left out (the raw body keeps them)."""
+    alerts = []
+    for data in normalized.get("alerts") or []:
+        if not isinstance(data, dict):
+            continue
+        severity = data.get("severity")
+        if not isinstance(severity, int) or isinstance(severity, bool) or not 1 <= severity <= 5:
+            severity = integration.default_severity
+        status = data.get("status")
+        alerts.append(
+            {
+                "fingerprint": _clean_text(data.get("fingerprint"), 255) or "unreadable",
+                "status": status if status in AlertStatus.values else AlertStatus.FIRING,
+                "severity": severity,
+                "summary": _clean_text(data.get("summary"), 1024),
+                "labels": _clean_strings(data.get("labels")),
+                "annotations": _clean_strings(data.get("annotations")),
+                "details": {"salvaged": True},
+                "source_url": "",
+                "starts_at": None,
+                "ends_at": None,
+            }
+        )
+    return {
+        "incident_key": _clean_text(normalized.get("incident_key"), 255),
+        "title": _clean_text(normalized.get("title"), 255) or f"Alert from {integration.name}",
+        "summary": _clean_text(normalized.get("summary"), 10_000),
+        "action": "alerts",
+        "alerts": alerts,
+    }
+
+
+def salvage(*, integration: Integration, normalized: dict, event_id: int) -> Incident | None:
+    """Apply what can be read of a delivery that failed every attempt, so a real alert still
+    opens (or reaches) its incident. Must run inside a transaction; uses its own savepoints.
+
+    First the readable part of the delivery; if even that fails, an incident with the
+    delivery's title alone. Acknowledge/resolve events are not salvaged: doing nothing is the
+    safe reading of an acknowledgement that cannot be applied.
+    """
+    from django.db import transaction
+
+    if normalized.get("action") not in (None, "alerts"):
+        return None
+    actor = actor_for(integration)
+    reduced = readable_part(integration=integration, normalized=normalized)
+    attempts = [
+        lambda: apply_normalized(integration=integration, normalized=reduced),
+        lambda: services.open_incident(
+            service=integration.service,
+            title=reduced["title"],
+            severity=max([a["severity"] for a in reduced["alerts"]] or [3]),
+            actor=actor,
+            dedup_key=reduced["incident_key"],
+            source=Source.INTEGRATION,
+            data={"integration_id": integration.pk},
+        )[0],
+    ]
+    for attempt in attempts:
+        try:
+            with transaction.atomic():
+                incident = attempt()
+                if incident is not None:
+                    services.record(
+                        incident=incident,
+                        kind="delivery_parked",
+                        actor=actor,
+                        message=(
+                            f"A delivery from {integration.name} could not be applied in full; "
+                            f"what could be read was applied (inbound event {event_id} is "
+                            "parked with its raw body)"
+                        )[:500],
+                        data={"event_id": event_id},
+                    )
+                return incident
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            log.exception("salvaging inbound event %s failed", event_id)
+    return None
+
+
+def _clean_text(value, limit: int) -> str:
+    if not isinstance(value, str):
+        return ""
+    return storable(value)[:limit].strip()
+
+
+def _clean_strings(value) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {
+        _clean_text(k, 256): _clean_text(v, 8192)
+        for k, v in list(value.items())[:200]
+        if isinstance(k, str) and isinstance(v, str)
+    }

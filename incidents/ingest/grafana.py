@@ -56,7 +56,7 @@ def parse(document: dict, integration) -> dict:
     alerts = document["alerts"]
     for index, alert in enumerate(normalized["alerts"]):
         raw = alerts[index]
-        alert["details"] = {
+        alert["details"] = alert["details"] | {
             key: nested_details(raw.get(key), f"alerts[{index}].{key}")
             if key == "values"
             else text(raw.get(key), 2048)

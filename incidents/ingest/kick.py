@@ -10,8 +10,7 @@ import logging
 
 from django.core.cache import cache
 
-from config.ratelimit import redis_client
-from incidents.ingest.throttle import Breaker
+from config.ratelimit import Breaker, redis_client
 
 log = logging.getLogger(__name__)
 

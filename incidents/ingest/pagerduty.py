@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from incidents.ingest.payload import (
+    CLAMPED_TIMES,
     PayloadError,
     nested_details,
     optional,
@@ -81,6 +82,10 @@ def parse(document: dict, integration) -> dict:
         "images": _list_of_objects(document, "images"),
     }
     client_url = text(optional(document, "client_url", str, ""), 2048)
+    clamped: dict[str, str] = {}
+    starts_at = timestamp(payload.get("timestamp"), "payload.timestamp", clamped=clamped)
+    if clamped:
+        details[CLAMPED_TIMES] = clamped
     return {
         "incident_key": incident_key(integration, dedup_key),
         "dedup_key": dedup_key,
@@ -97,7 +102,7 @@ def parse(document: dict, integration) -> dict:
                 "annotations": {},
                 "details": {k: v for k, v in details.items() if v},
                 "source_url": client_url,
-                "starts_at": timestamp(payload.get("timestamp"), "payload.timestamp"),
+                "starts_at": starts_at,
                 "ends_at": None,
             }
         ],

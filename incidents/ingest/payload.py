@@ -15,9 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+from config import safejson
+from config.limits import EARLIEST, LATEST, within_limits  # noqa: F401 (re-exported)
 
 MAX_ALERTS = 1000
 MAX_LABELS = 200
@@ -25,6 +30,8 @@ MAX_LABEL_KEY = 256
 MAX_LABEL_VALUE = 8192
 MAX_DEPTH = 12
 MAX_TEXT = 1024
+
+SEVERITY_DIGITS = frozenset("12345")  # ASCII only: str.isdigit() is true for "²" too
 
 DEFAULT_SEVERITY_WORDS = {
     "critical": 4,
@@ -43,10 +50,11 @@ class PayloadError(ValueError):
 
 
 def json_object(body: bytes) -> dict:
+    """The body as a JSON object: no NaN/Infinity, nesting bounded (config.safejson)."""
     try:
-        value = json.loads(body)
-    except (ValueError, RecursionError):
-        raise PayloadError("body", "is not valid JSON") from None
+        value = safejson.loads(body)
+    except safejson.InvalidJson as exc:
+        raise PayloadError(exc.field, exc.problem) from None
     if not isinstance(value, dict):
         raise PayloadError("body", "must be a JSON object")
     return value
@@ -123,25 +131,40 @@ def nested_details(value, field: str) -> dict:
     return {"value": value}
 
 
-def timestamp(value, field: str) -> str | None:
-    """An RFC 3339 time as an ISO string, None for absent or Go's zero time (still firing)."""
+# Key in an alert's details holding the sender's times that were replaced by the receive time.
+CLAMPED_TIMES = "clamped_times"
+
+
+def timestamp(value, field: str, *, clamped: dict | None = None) -> str | None:
+    """An RFC 3339 time as a UTC ISO string, None for absent or Go's zero time (still firing).
+
+    A time that parses but cannot be stored or shown (year 9999, an offset of +16:00) is
+    replaced by the receive time when ``clamped`` is given, which records the original under
+    the field's name for the alert's details; without ``clamped`` it is refused (400).
+    A sender's clock error must not cost the alert: Alertmanager drops a group answered 400.
+    """
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise PayloadError(field, "must be an RFC 3339 time string")
     try:
         parsed = parse_datetime(value)
-    except ValueError:
-        parsed = None
-    if parsed is None:
+        out_of_range = False
+    except (ValueError, OverflowError):  # well-formed, but a month 13 or an offset of 25 h
+        parsed, out_of_range = None, True
+    if parsed is None and not out_of_range:
         raise PayloadError(field, f"is not an RFC 3339 time: {value[:40]!r}")
-    if parsed.year <= 1:
+    if parsed is not None and parsed.year <= 1:
         return None
-    if parsed.tzinfo is None:
-        from datetime import UTC
-
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.isoformat()
+    bounded = within_limits(parsed) if parsed is not None else None
+    if bounded is not None:
+        return bounded.isoformat()
+    if clamped is None:
+        raise PayloadError(
+            field, f"must lie in 1970-2100 with a UTC offset within +-14:00, got {value[:40]!r}"
+        )
+    clamped[field.rsplit(".", 1)[-1]] = value[:64]
+    return timezone.now().astimezone(UTC).isoformat()
 
 
 def as_datetime(value: str | None) -> datetime | None:
@@ -160,8 +183,11 @@ def severity_from_word(word, integration, field: str, *, strict: bool = False) -
         raise PayloadError(field, "must be 1 to 5")
     if isinstance(word, str):
         text = word.strip().lower()
-        if text.isdigit() and 1 <= int(text) <= 5 and not strict:
+        if text in SEVERITY_DIGITS and not strict:
             return int(text)
+        if any(char.isnumeric() for char in text):
+            # "7", "4.5", or a Unicode digit such as "²" (isdigit() is true for it, int() fails)
+            raise PayloadError(field, "must be 1 to 5 or a severity word")
         mapping = {**DEFAULT_SEVERITY_WORDS, **_overrides(integration)}
         if text in mapping:
             return mapping[text]
@@ -192,6 +218,17 @@ def short_hash(value: str) -> str:
 
 def labels_fingerprint(labels: dict[str, str]) -> str:
     return short_hash(json.dumps(labels, sort_keys=True, ensure_ascii=False))
+
+
+# "routing_key": "..." in a PagerDuty body, also with the key name JSON-escaped (\u005f).
+_ROUTING_KEY = re.compile(r'("routing(?:_|\\u005[fF])key"\s*:\s*)"(?:[^"\\]|\\.)*"?')
+REDACTED = "[redacted]"
+
+
+def redact_routing_keys(raw: str) -> str:
+    """The raw body with every routing_key value replaced: the key is the integration's secret
+    (it alone authenticates PagerDuty-style senders) and must not sit in stored rows."""
+    return _ROUTING_KEY.sub(lambda m: f'{m.group(1)}"{REDACTED}"', raw)
 
 
 def storable(value):

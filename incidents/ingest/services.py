@@ -24,8 +24,8 @@ from django.utils import timezone
 from accounts.audit import record as audit
 from config.errors import InvalidInput
 from incidents.actors import Actor
-from incidents.ingest.applying import apply_normalized, count_repeats
-from incidents.ingest.payload import storable
+from incidents.ingest.applying import apply_normalized, count_repeats, salvage
+from incidents.ingest.payload import redact_routing_keys, storable
 from incidents.models import InboundEvent, Integration, IntegrationKind, Service
 
 log = logging.getLogger(__name__)
@@ -166,11 +166,12 @@ def hook_url(integration: Integration, token: str, *, base_url: str | None = Non
     return f"{base}/hooks/{integration.kind}/{token}"
 
 
-def _raw(body: bytes) -> tuple[str, bool]:
+def _raw(body: bytes, *, kind: str) -> tuple[str, bool]:
     cap = settings.INGEST_RAW_BODY_CAP
-    truncated = len(body) > cap
-    text = body[:cap].decode("utf-8", "replace").replace("\x00", "\ufffd")
-    return text, truncated
+    text = body.decode("utf-8", "replace").replace("\x00", "\ufffd")
+    if kind == IntegrationKind.PAGERDUTY:
+        text = redact_routing_keys(text)  # before capping: a cut value would escape the pattern
+    return text[:cap], len(body) > cap
 
 
 def accept_event(
@@ -183,7 +184,7 @@ def accept_event(
     transaction and the caller answers 503) rolls back to a savepoint and the event is stored
     pending for the sweep, so a delivery answered 2xx is never lost.
     """
-    raw, truncated = _raw(body)
+    raw, truncated = _raw(body, kind=integration.kind)
     now = timezone.now()
     fields = {
         "integration": integration,
@@ -228,8 +229,9 @@ def apply_pending_batch(*, limit: int = BATCH_SIZE) -> tuple[int, int]:
     take disjoint events, and ``processed_at IS NULL``, so a redelivered task finds nothing.
     Within the batch, events are applied grouped by incident (arrival order inside a group):
     every worker then takes incident locks in the same order, so two batches never deadlock.
-    Each event has its own savepoint; one that fails (a bug) is counted and retried later,
-    up to MAX_ATTEMPTS, without holding back the others.
+    Each event has its own savepoint; one that fails (a bug, a value the database refuses) is
+    counted and retried later, up to MAX_ATTEMPTS, without holding back the others; then it is
+    parked (kept with its error and raw body) and the readable part of it is applied.
     """
     with transaction.atomic():
         # Lock the event rows only ("of self"): locking the joined integration row would block
@@ -269,8 +271,15 @@ def apply_pending_batch(*, limit: int = BATCH_SIZE) -> tuple[int, int]:
                 log.exception("applying inbound event %s failed", event.pk)
                 event.error = f"{exc.__class__.__name__}: {exc}"[:2000]
                 if event.attempts >= MAX_ATTEMPTS:
-                    # Give up loudly rather than retry forever; the raw body stays for a human.
-                    event.processed_at = now
+                    # Stop retrying, loudly: park the delivery for a human (admin, /metrics)
+                    # and apply what can be read of it, so its alert still opens an incident.
+                    event.processed_at = event.parked_at = now
+                    event.incident = salvage(
+                        integration=event.integration,
+                        normalized=event.normalized,
+                        event_id=event.pk,
+                    )
+                    log.error("inbound event %s parked after %s attempts", event.pk, MAX_ATTEMPTS)
                 failed.append(event)
                 continue
             event.processed_at = now
@@ -283,7 +292,9 @@ def apply_pending_batch(*, limit: int = BATCH_SIZE) -> tuple[int, int]:
         if applied:
             InboundEvent.objects.bulk_update(applied, ["processed_at", "attempts", "incident"])
         if failed:
-            InboundEvent.objects.bulk_update(failed, ["processed_at", "attempts", "error"])
+            InboundEvent.objects.bulk_update(
+                failed, ["processed_at", "parked_at", "attempts", "error", "incident"]
+            )
         return len(events), len(applied)
 
 

@@ -13,26 +13,9 @@ import time
 
 from django.conf import settings
 
-from config.ratelimit import count_hit, redis_client  # noqa: F401  (redis_client re-exported)
+from config.ratelimit import Breaker, count_hit, redis_client  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
-
-
-class Breaker:
-    """Skip a flaky dependency for ``pause`` seconds after it fails (per process)."""
-
-    def __init__(self, pause: float):
-        self.pause = pause
-        self.open_until = 0.0
-
-    def allows(self) -> bool:
-        return time.monotonic() >= self.open_until
-
-    def trip(self) -> None:
-        self.open_until = time.monotonic() + self.pause
-
-    def reset(self) -> None:
-        self.open_until = 0.0
 
 
 cache_breaker = Breaker(pause=10.0)

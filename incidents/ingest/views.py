@@ -41,17 +41,42 @@ class Refusal(Exception):
 
 
 def _read_body(request: HttpRequest, cap: int) -> bytes:
-    # Content-Length may be absent (chunked upload): what is actually read decides.
-    _precheck_length(request, cap)
-    body = request.read(cap + 1)
+    """The body, at most ``cap`` bytes (413 beyond).
+
+    With ``Transfer-Encoding: chunked`` there is no Content-Length, and Django reads such a body
+    as empty. A server that de-chunks the stream and marks its end (gunicorn sets
+    ``wsgi.input_terminated``) lets us read it to its end, size-limited; on any other server
+    the delivery is refused with 411 rather than read as an empty body.
+    """
+    if _declared_length(request) is None and _is_chunked(request):
+        if not request.META.get("wsgi.input_terminated"):
+            raise Refusal(411, "chunked bodies are not supported here: send Content-Length")
+        body = request.META["wsgi.input"].read(cap + 1)
+    else:
+        _precheck_length(request, cap)
+        body = request.read(cap + 1)
     if len(body) > cap:
         raise Refusal(413, f"body is larger than {cap} bytes", "body")
     return body
 
 
+def _is_chunked(request: HttpRequest) -> bool:
+    return "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
+def _declared_length(request: HttpRequest) -> int | None:
+    raw = (request.META.get("CONTENT_LENGTH") or "").strip()
+    if not raw:
+        return None
+    # ASCII digits only: str.isdigit() accepts "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()):
+        raise Refusal(400, "Content-Length is not a number", "Content-Length")
+    return int(raw)
+
+
 def _precheck_length(request: HttpRequest, cap: int) -> None:
-    length = request.META.get("CONTENT_LENGTH") or ""
-    if length.strip().isdigit() and int(length) > cap:
+    length = _declared_length(request)
+    if length is not None and length > cap:
         raise Refusal(413, f"body is larger than {cap} bytes", "body")
 
 

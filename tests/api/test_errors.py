@@ -1,6 +1,7 @@
 """One JSON error shape for every error the API answers."""
 
 import pytest
+from rest_framework.test import APIClient
 
 from tests.api.factories import open_incident
 
@@ -62,16 +63,22 @@ def test_null_bytes_are_a_400_not_a_500(make_client, responder, service):
     assert_shape(response, 400, "invalid")
 
 
-def test_throttling_per_token_is_429_with_retry_after(make_client, responder, settings):
+def test_throttling_per_user_is_429_with_retry_after(make_client, responder, viewer, settings):
     settings.API_THROTTLE_RATE = "3/min"
     first, second = make_client(responder), make_client(responder)
-    for _ in range(3):
+    for _ in range(2):
         assert first.get("/api/v1/me/").status_code == 200
+    assert second.get("/api/v1/me/").status_code == 200
     error = assert_shape(first.get("/api/v1/me/"), 429, "throttled")
     assert "available in" in error["message"]
     assert int(first.get("/api/v1/me/")["Retry-After"]) > 0
-    # Another token of the same user has its own budget.
-    assert second.get("/api/v1/me/").status_code == 200
+    # A second token of the same user shares the budget: minting tokens does not multiply it.
+    assert_shape(second.get("/api/v1/me/"), 429, "throttled")
+    # The browser session of the same user shares it too; another user has their own.
+    session = APIClient()
+    session.force_login(responder)
+    assert session.get("/api/v1/me/").status_code == 429
+    assert make_client(viewer).get("/api/v1/me/").status_code == 200
 
 
 def test_throttle_window_resets(make_client, responder, settings):
