@@ -6,15 +6,17 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search clean
+.PHONY: run test install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search bench-llm clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall whenever the lock files change; uv (from PyPI) makes it take seconds, pip works too.
-$(STAMP): $(BIN)/python requirements.lock requirements-dev.lock
+# The failover client (clients/python, no Django) is installed editable for its tests.
+$(STAMP): $(BIN)/python requirements.lock requirements-dev.lock clients/python/pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e clients/python
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -64,8 +66,11 @@ bench-api: install
 bench-search: install
 	$(BIN)/python bench/learn_search.py
 
+bench-llm: install
+	$(BIN)/python bench/llm.py
+
 # Every benchmark, one after another (about 15 minutes; needs PostgreSQL and Redis).
-bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search
+bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search bench-llm
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -96,7 +96,12 @@ def test_a_batch_is_one_insert(gateway, service, endpoint):
     with CaptureQueriesContext(connection) as queries:
         response = gateway.post(URL, {"events": events}, format="json")
     assert response.json() == {"accepted": 500, "rejected": []}
-    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT INTO \"llm_telemetryevent\"") or q["sql"].lstrip().startswith("INSERT INTO llm_telemetryevent")]
+    inserts = [
+        q
+        for q in queries.captured_queries
+        if q["sql"].startswith('INSERT INTO "llm_telemetryevent"')
+        or q["sql"].lstrip().startswith("INSERT INTO llm_telemetryevent")
+    ]
     assert len(inserts) == 1
     assert TelemetryEvent.objects.count() == 500
 
@@ -169,8 +174,26 @@ def test_percentile_matches_postgres_percentile_cont(service):
 def test_retention_purges_raw_events_but_keeps_rollups(service, endpoint, settings):
     settings.LLM_TELEMETRY_RETENTION_DAYS = 7
     old = timezone.now() - timedelta(days=8)
-    telemetry.insert_rows([(service.pk, endpoint.pk, old, old, 10, None, "ok", 0, 0, Decimal(0), None)])
-    telemetry.insert_rows([(service.pk, endpoint.pk, timezone.now(), timezone.now(), 10, None, "ok", 0, 0, Decimal(0), None)])
+    telemetry.insert_rows(
+        [(service.pk, endpoint.pk, old, old, 10, None, "ok", 0, 0, Decimal(0), None)]
+    )
+    telemetry.insert_rows(
+        [
+            (
+                service.pk,
+                endpoint.pk,
+                timezone.now(),
+                timezone.now(),
+                10,
+                None,
+                "ok",
+                0,
+                0,
+                Decimal(0),
+                None,
+            )
+        ]
+    )
     ModelProbeResult.objects.create(endpoint=endpoint, at=old, ok=True, outcome="ok", latency_ms=5)
     telemetry.rollup_since(old - timedelta(minutes=1))
     assert telemetry.purge_old() == 2
@@ -191,10 +214,15 @@ def test_feedback_takes_a_thumbs_down_with_comment(gateway, service, endpoint, o
     assert feedback.endpoint == endpoint
     assert gateway.post("/api/v1/feedback", {"service": "nope", "conversation": "c"},
                         format="json").status_code == 404  # fmt: skip
-    assert gateway.post("/api/v1/feedback", {"service": service.slug}, format="json").status_code == 400
+    assert (
+        gateway.post("/api/v1/feedback", {"service": service.slug}, format="json").status_code
+        == 400
+    )
     assert gateway.post("/api/v1/feedback", {"service": service.slug, "conversation": "c\x00"},
                         format="json").status_code == 400  # fmt: skip
     foreign = APIClient()
-    foreign.credentials(HTTP_AUTHORIZATION=f"Bearer {create_token(user=outsider, name='x').plaintext}")
+    foreign.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {create_token(user=outsider, name='x').plaintext}"
+    )
     assert foreign.post("/api/v1/feedback", {"service": service.slug, "conversation": "c"},
                         format="json").status_code == 404  # fmt: skip
