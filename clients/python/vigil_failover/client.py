@@ -239,10 +239,8 @@ class FailoverClient:
         """
         for endpoint in self._tiers():
             client = self._sdk(endpoint, self._threshold(endpoint))
-            if endpoint["provider"] == "anthropic":
-                _ = client.messages
-            else:
-                _ = client.chat.completions
+            # Touching the resource imports its modules now rather than in the first call.
+            getattr(client, "messages" if endpoint["provider"] == "anthropic" else "chat")
 
     def _call_one(self, endpoint: dict, messages: list[dict], max_tokens: int, kwargs: dict):
         client = self._sdk(endpoint, self._threshold(endpoint))

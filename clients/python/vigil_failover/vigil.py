@@ -21,8 +21,10 @@ def request_json(
     timeout: float = 2.0,
 ) -> tuple[int, dict | None, dict]:
     """``(status, json or None, headers)``; raises VigilUnreachable on network trouble or 5xx."""
+    if not url.startswith(("http://", "https://")):
+        raise VigilUnreachable(f"Vigil URL must be http(s): {url[:80]}")
     data = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - checked above
     request.add_header("Authorization", f"Bearer {token}")
     request.add_header("Accept", "application/json")
     if data is not None:
