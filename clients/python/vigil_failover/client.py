@@ -240,7 +240,7 @@ class FailoverClient:
         for endpoint in self._tiers():
             client = self._sdk(endpoint, self._threshold(endpoint))
             # Touching the resource imports its modules now rather than in the first call.
-            getattr(client, "messages" if endpoint["provider"] == "anthropic" else "chat")
+            _ = client.messages if endpoint["provider"] == "anthropic" else client.chat.completions
 
     def _call_one(self, endpoint: dict, messages: list[dict], max_tokens: int, kwargs: dict):
         client = self._sdk(endpoint, self._threshold(endpoint))
