@@ -88,7 +88,13 @@ def check_budget(*, service: Service, now: datetime | None = None) -> str:
     open_incident = _open_incident(service, dedup)
     budget = policy.daily_budget if policy else None
     if open_incident is not None:
-        opened_day = open_incident.triggered_at.astimezone(UTC).date()
+        exceeded = (
+            BudgetDay.objects.filter(service=service, exceeded_at__isnull=False)
+            .order_by("-day")
+            .values_list("day", flat=True)
+            .first()
+        )
+        opened_day = exceeded or open_incident.triggered_at.astimezone(UTC).date()
         spent_then = spent_on(service, opened_day)
         if opened_day != day or budget is None or spent_then < budget:
             why = (
@@ -216,7 +222,9 @@ def band(values: list[float], metric: str) -> tuple[float, float, float, float]:
 def compute_baselines(*, service: Service, now: datetime | None = None) -> int:
     """Recompute every metric's baseline at every hour of the week from ServiceHour history."""
     now = now or timezone.now()
-    since = now - timedelta(weeks=settings.LLM_BASELINE_WEEKS)
+    since = (now - timedelta(weeks=settings.LLM_BASELINE_WEEKS)).replace(
+        minute=0, second=0, microsecond=0
+    )
     history = list(
         ServiceHour.objects.filter(
             service=service,
