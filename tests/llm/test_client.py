@@ -4,12 +4,15 @@ local model servers, reading its route from a live Vigil and reporting telemetry
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from vigil_failover import Degraded, FailoverClient, TelemetryReporter
 
 from accounts.models import Role
 from accounts.tokens import create_token
+from llm import telemetry
 from llm.models import BreakerState, ModelEndpoint, RouteState, TelemetryEvent
 from llm.routing import recompute_route
 from tests.factories import MembershipFactory
@@ -46,7 +49,10 @@ def setup(model_server, service, live_server):
     client.close()
 
 
-def test_hanging_primary_fails_over_within_the_threshold_and_reports_telemetry(setup, service):
+def test_hanging_primary_fails_over_within_the_threshold_and_reports_telemetry(
+    setup, service, client
+):
+    browser = client
     client, primary, primary_server, secondary_server = setup
     primary_server.mode, primary_server.delay = "slow", 5  # hangs far past the 300 ms threshold
     client.warm_up()  # what a gateway does at start: SDK imports are not part of a call
@@ -76,6 +82,13 @@ def test_hanging_primary_fails_over_within_the_threshold_and_reports_telemetry(s
     # Vigil's breaker heard it (minimum_calls 1 here) and moved the route for everyone.
     assert ModelEndpoint.objects.get(pk=primary.pk).breaker_state == BreakerState.OPEN
     assert RouteState.objects.get(service=service).tier == 2
+
+    # ...and shows it on the service's AI-health page once rolled up.
+    telemetry.rollup_since(timezone.now() - timedelta(minutes=5))
+    browser.force_login(MembershipFactory(team=service.team, role=Role.VIEWER).user)
+    html = browser.get(f"/llm/{service.slug}/?window=1h").content.decode()
+    assert "<strong>3</strong>" in html and "timeout: 1" in html
+    assert "breaker of primary (tier 1) opened" in html
 
 
 def test_route_is_cached_with_etag_and_a_degraded_route_raises_the_message(setup, service):
