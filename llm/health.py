@@ -29,6 +29,7 @@ from llm.models import (
     Metric,
     ModelEndpoint,
     RouteChange,
+    RouteState,
     ServiceHour,
     TelemetryMinute,
 )
@@ -204,6 +205,7 @@ def health_context(service: Service, window: str, now: datetime | None = None) -
         ),  # fmt: skip
         "route_changes": changes[:20],
         "route": routing.build_route(service),
+        "route_state": RouteState.objects.filter(service=service).first(),
         "endpoints": list(ModelEndpoint.objects.filter(service=service).order_by("tier", "name")),
         "policy": policy,
         "budget_day": BudgetDay.objects.filter(service=service, day=day).first(),
