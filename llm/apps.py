@@ -6,7 +6,7 @@ class LlmConfig(AppConfig):
     verbose_name = "LLM failover and telemetry"
     default_auto_field = "django.db.models.BigAutoField"
     periodic_tasks = {
-        "llm-sweep-breakers": ("llm.tasks.sweep_open_breakers", 5),
+        "llm-sweep-breakers": ("llm.tasks.sweep_breakers", 5),
         "llm-route-webhooks": ("llm.tasks.sweep_route_deliveries", 15),
         "llm-rollup": ("llm.tasks.rollup_telemetry", 60),
         "llm-budgets": ("llm.tasks.check_budgets", 60),

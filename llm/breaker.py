@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -33,6 +34,7 @@ from llm.models import (
 )
 from llm.probes import ModelOutcome, ModelProbeSpec, spec_of
 
+EVALUATE_EVERY = 1  # second
 BREAKER_FIELDS = ["breaker_state", "breaker_changed_at", "breaker_reason", "half_open_passed"]
 
 
@@ -115,8 +117,12 @@ def _half_open_if_waited(endpoint: ModelEndpoint, now: datetime) -> bool:
 
 
 def _locked(endpoint_ids: Iterable[int]) -> list[ModelEndpoint]:
+    """Lock the rows in id order. FOR NO KEY UPDATE: concurrent telemetry INSERTs take FOR KEY
+    SHARE on the same rows (their foreign key), which FOR UPDATE would conflict with."""
     return list(
-        ModelEndpoint.objects.select_for_update().filter(pk__in=list(endpoint_ids)).order_by("pk")
+        ModelEndpoint.objects.select_for_update(no_key=True)
+        .filter(pk__in=list(endpoint_ids))
+        .order_by("pk")
     )
 
 
@@ -125,22 +131,52 @@ def _reroute(reasons: dict[int, list[str]], now: datetime) -> None:
         routing.recompute_route(service_id=service_id, reason="; ".join(why), now=now)
 
 
-def evaluate(endpoint_ids: Iterable[int], *, now: datetime | None = None) -> dict[int, str]:
-    """Judge closed breakers on their window (after telemetry arrived); returns new states."""
+def _claim_evaluation(endpoint_id: int) -> bool:
+    """At most one window evaluation per endpoint and EVALUATE_EVERY across all processes.
+
+    Busy telemetry would otherwise count the window on every request; the sweep evaluates
+    again every few seconds, so the last burst is never left unjudged. Without a cache every
+    call evaluates.
+    """
+    try:
+        return cache.add(f"llm:breaker-eval:{endpoint_id}", 1, EVALUATE_EVERY)
+    except Exception:  # noqa: BLE001 - no cache: judge every time
+        return True
+
+
+def evaluate(
+    endpoint_ids: Iterable[int], *, now: datetime | None = None, throttle: bool = False
+) -> dict[int, str]:
+    """Judge closed breakers on their window, move waited-out open ones to half-open.
+
+    The window is counted without any lock; only an endpoint that must change is locked, alone
+    in its own short transaction (re-checked under the lock), so concurrent ingests never wait
+    on each other and never deadlock. Returns ``{endpoint_id: new_state}``.
+    """
     now = now or timezone.now()
     changed: dict[int, str] = {}
-    reasons: dict[int, list[str]] = {}
-    with transaction.atomic():
-        for endpoint in _locked(endpoint_ids):
-            if endpoint.breaker_state != BreakerState.CLOSED:
-                if _half_open_if_waited(endpoint, now):
-                    changed[endpoint.pk] = endpoint.breaker_state
+    for endpoint in ModelEndpoint.objects.filter(pk__in=list(endpoint_ids)).order_by("pk"):
+        if endpoint.breaker_state == BreakerState.CLOSED:
+            if throttle and not _claim_evaluation(endpoint.pk):
                 continue
-            verdict = window_of(endpoint, now).verdict(endpoint)
-            if verdict:
-                reasons.setdefault(endpoint.service_id, []).append(_open(endpoint, verdict, now))
+            if not window_of(endpoint, now).verdict(endpoint):
+                continue
+        elif endpoint.breaker_state != BreakerState.OPEN:
+            continue
+        with transaction.atomic():
+            locked = _locked([endpoint.pk])
+            if not locked:
+                continue
+            endpoint = locked[0]
+            if endpoint.breaker_state == BreakerState.CLOSED:
+                verdict = window_of(endpoint, now).verdict(endpoint)
+                if not verdict:
+                    continue
+                reason = _open(endpoint, verdict, now)
+                routing.recompute_route(service_id=endpoint.service_id, reason=reason, now=now)
                 changed[endpoint.pk] = endpoint.breaker_state
-        _reroute(reasons, now)
+            elif _half_open_if_waited(endpoint, now):
+                changed[endpoint.pk] = endpoint.breaker_state
     return changed
 
 
@@ -225,11 +261,20 @@ def record_probe_outcomes(outcomes: list[ModelOutcome], claimed_at: datetime) ->
     return changed
 
 
-def sweep_open_breakers(*, now: datetime | None = None) -> int:
-    """Move open breakers whose wait is over to half-open (shown at once, probed next)."""
+def sweep_breakers(*, now: datetime | None = None) -> int:
+    """Move open breakers whose wait is over to half-open (shown at once, probed next), and
+    judge closed breakers that heard telemetry lately (the last burst before a quiet spell may
+    have been skipped by the ingest's evaluation throttle)."""
     now = now or timezone.now()
-    due = ModelEndpoint.objects.filter(breaker_state=BreakerState.OPEN).values_list("pk", flat=True)
-    return len(evaluate(list(due), now=now))
+    open_ids = set(
+        ModelEndpoint.objects.filter(breaker_state=BreakerState.OPEN).values_list("pk", flat=True)
+    )
+    recent = set(
+        TelemetryEvent.objects.filter(received_at__gte=now - timedelta(minutes=2))
+        .values_list("endpoint_id", flat=True)
+        .distinct()
+    )
+    return len(evaluate(open_ids | recent, now=now))
 
 
 # --- the probe kind registered with monitoring ---------------------------------------------

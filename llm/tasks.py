@@ -26,8 +26,8 @@ def sweep_route_deliveries() -> int:
 
 
 @shared_task
-def sweep_open_breakers() -> int:
-    return breaker.sweep_open_breakers()
+def sweep_breakers() -> int:
+    return breaker.sweep_breakers()
 
 
 @shared_task

@@ -211,7 +211,7 @@ def ingest(*, user, events: list, now: datetime | None = None) -> tuple[int, lis
         insert_rows(rows)
     touched = {row[1] for row in rows}
     if touched:
-        breaker.evaluate(touched, now=now)
+        breaker.evaluate(touched, now=now, throttle=True)
     return len(rows), rejected
 
 

@@ -138,11 +138,11 @@ def test_half_open_shadow_runs_must_all_pass_before_switching_back(chain, servic
     opened_at = primary.breaker_changed_at
 
     server.mode = "healthy"
-    breaker.sweep_open_breakers(now=opened_at + timedelta(seconds=30))
+    breaker.sweep_breakers(now=opened_at + timedelta(seconds=30))
     primary.refresh_from_db()
     assert primary.breaker_state == BreakerState.OPEN  # still waiting
 
-    breaker.sweep_open_breakers(now=opened_at + timedelta(seconds=61))
+    breaker.sweep_breakers(now=opened_at + timedelta(seconds=61))
     primary.refresh_from_db()
     assert primary.breaker_state == BreakerState.HALF_OPEN
 
