@@ -8,6 +8,8 @@ need RESPOND in the service's team; telemetry answers 202 with rejected events n
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import path
@@ -189,6 +191,36 @@ _ROUTE_SHAPE = inline_serializer(
 )
 
 
+# (user id, slug) -> (expires, service or None): the route is polled by every avatar process,
+# so its authorization is remembered for a few seconds per web process instead of costing two
+# queries per poll. A removed membership stops route reads after at most this long.
+_ROUTE_ACCESS: dict[tuple[int, str], tuple[float, Service | None]] = {}
+
+
+def forget_route_access() -> None:
+    _ROUTE_ACCESS.clear()
+
+
+def _route_service(request, slug: str) -> Service:
+    seconds = settings.LLM_ROUTE_ACCESS_CACHE_SECONDS
+    key = (request.user.pk, slug)
+    now = time.monotonic()
+    hit = _ROUTE_ACCESS.get(key)
+    if seconds and hit is not None and hit[0] > now:
+        service = hit[1]
+    else:
+        service = Service.objects.filter(slug=slug).only("pk", "slug", "team_id").first()
+        if service is not None and not can(request.user, service.team_id, Action.VIEW):
+            service = None
+        if seconds:
+            if len(_ROUTE_ACCESS) > 10_000:
+                _ROUTE_ACCESS.clear()
+            _ROUTE_ACCESS[key] = (now + seconds, service)
+    if service is None:
+        raise NotFound(f"No service {slug!r} in your teams.")
+    return service
+
+
 def _service_for(request, slug: str, action: Action) -> Service:
     service = Service.objects.filter(slug=slug).only("pk", "slug", "team_id", "name").first()
     if service is None or not can(request.user, service.team_id, Action.VIEW):
@@ -211,7 +243,7 @@ class RouteView(APIView):
         ),
     )
     def get(self, request, slug: str):
-        service = _service_for(request, slug, Action.VIEW)
+        service = _route_service(request, slug)
         payload, etag = routing.cached_route(service)
         if etag in request.headers.get("If-None-Match", ""):
             response = HttpResponse(status=304)

@@ -239,6 +239,15 @@ class WebhookReceiver(_Server):
         app.router.add_post("/hook", hook)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_route_access():
+    from llm.api import forget_route_access
+
+    forget_route_access()
+    yield
+    forget_route_access()
+
+
 @pytest.fixture
 def loopback_allowed(settings):
     settings.OUTBOUND_ALLOWED_NETWORKS = [ip_network("127.0.0.0/8")]
