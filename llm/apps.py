@@ -16,7 +16,11 @@ class LlmConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from incidents.demo import register_demo_seeder
         from llm import breaker, probes
+        from llm.demo import seed_demo_models
+
+        register_demo_seeder(seed_demo_models, order=60)
         from monitoring.probe_kinds import ProbeKind, register_probe_kind
 
         register_probe_kind(

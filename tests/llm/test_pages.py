@@ -121,3 +121,15 @@ def test_overview_lists_services_with_models_and_their_tier(client, viewer, serv
     client.force_login(viewer)
     html = client.get("/llm/").content.decode()
     assert service.name in html and "tier 1 (primary)" in html
+
+
+def test_demo_seeder_adds_endpoints_and_a_day_of_telemetry_once(team, service):
+    from llm.demo import seed_demo_models
+    from llm.models import RouteState, TelemetryMinute
+
+    service.slug = "sales-avatar"
+    service.save()
+    assert "3 model endpoints" in seed_demo_models(team=team, author=None)
+    assert seed_demo_models(team=team, author=None) == ""
+    assert RouteState.objects.get(service=service).tier == 1
+    assert TelemetryMinute.objects.filter(service=service).count() >= 700
