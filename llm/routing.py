@@ -170,9 +170,11 @@ def _describe(tier: int | None, endpoint: ModelEndpoint | None) -> str:
 
 
 def _apply_incident(
-    *, service: Service, change: RouteChange, new_tier: int | None, message: str
+    *, service: Service, change: RouteChange, new_tier: int | None, message: str, configured: bool
 ) -> Incident | None:
-    severity = severity_for(new_tier)
+    """Open, rescale or resolve the route incident. With no endpoint left configured the
+    service no longer uses failover: an open incident is resolved, none is opened."""
+    severity = severity_for(new_tier) if configured else None
     incident = _route_incident(service)
     data = {"from_tier": change.from_tier, "to_tier": new_tier, "reason": change.reason}
     if severity is None:
@@ -181,9 +183,12 @@ def _apply_incident(
         incident_services.record(
             incident=incident, kind="route_changed", actor=ACTOR, message=message, data=data
         )
-        return incident_services.resolve(
-            incident=incident, actor=ACTOR, note=f"tier 1 is serving again: {change.reason}"
+        note = (
+            f"tier 1 is serving again: {change.reason}"
+            if configured
+            else f"no model endpoint is configured any more: {change.reason}"
         )
+        return incident_services.resolve(incident=incident, actor=ACTOR, note=note)
     if incident is None:
         title = (
             f"{service.name}: no model tier left, avatar degraded"
@@ -227,6 +232,9 @@ def recompute_route(
         )
         state = RouteState.objects.select_for_update().get(pk=state.pk)
         chain = _chain(service)
+        if not chain and state.version == 0:
+            state.delete()  # never had a route and still has no endpoint: nothing to say
+            return None
         best = _choose(chain)
         new_tier = best.tier if best else None
         if (
@@ -260,7 +268,11 @@ def recompute_route(
             payload=payload,
         )
         incident = _apply_incident(
-            service=service, change=change, new_tier=new_tier, message=message[:2000]
+            service=service,
+            change=change,
+            new_tier=new_tier,
+            message=message[:2000],
+            configured=bool(chain),
         )
         if incident is not None:
             change.incident = incident

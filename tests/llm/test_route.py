@@ -174,3 +174,23 @@ def test_route_of_unknown_or_foreign_service_is_404(three_tiers, service, avatar
     )
     assert foreign.get(f"/api/v1/services/{service.slug}/route").status_code == 404
     assert APIClient().get(f"/api/v1/services/{service.slug}/route").status_code == 401
+
+
+def test_removing_every_endpoint_resolves_the_incident_instead_of_paging_an_outage(
+    three_tiers, service
+):
+    trip(three_tiers[0])
+    incident = route_incident(service)
+    for endpoint in three_tiers:
+        endpoint.delete()
+    change = recompute_route(service_id=service.pk, reason="endpoints removed")
+    assert change.to_tier is None
+    incident.refresh_from_db()
+    assert incident.status == Status.RESOLVED
+    assert "no model endpoint is configured" in incident.resolution_note
+    assert not Incident.objects.filter(service=service, status=Status.TRIGGERED).exists()
+
+
+def test_a_service_without_endpoints_gets_no_route_and_no_incident(service):
+    assert recompute_route(service_id=service.pk, reason="nothing") is None
+    assert not Incident.objects.filter(service=service).exists()
