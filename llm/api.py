@@ -8,8 +8,6 @@ need RESPOND in the service's team; telemetry answers 202 with rejected events n
 
 from __future__ import annotations
 
-import time
-
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import path
@@ -24,7 +22,7 @@ from accounts.permissions import Action, can, team_ids_of
 from config.api import TeamScopedMixin
 from incidents.actors import Actor
 from incidents.models import Service
-from llm import endpoints, routing, telemetry
+from llm import access, endpoints, routing, telemetry
 from llm.models import ModelEndpoint, RouteSubscriber
 
 
@@ -191,31 +189,12 @@ _ROUTE_SHAPE = inline_serializer(
 )
 
 
-# (user id, slug) -> (expires, service or None): the route is polled by every avatar process,
-# so its authorization is remembered for a few seconds per web process instead of costing two
-# queries per poll. A removed membership stops route reads after at most this long.
-_ROUTE_ACCESS: dict[tuple[int, str], tuple[float, Service | None]] = {}
-
-
 def forget_route_access() -> None:
-    _ROUTE_ACCESS.clear()
+    access.forget()
 
 
 def _route_service(request, slug: str) -> Service:
-    seconds = settings.LLM_ROUTE_ACCESS_CACHE_SECONDS
-    key = (request.user.pk, slug)
-    now = time.monotonic()
-    hit = _ROUTE_ACCESS.get(key)
-    if seconds and hit is not None and hit[0] > now:
-        service = hit[1]
-    else:
-        service = Service.objects.filter(slug=slug).only("pk", "slug", "team_id").first()
-        if service is not None and not can(request.user, service.team_id, Action.VIEW):
-            service = None
-        if seconds:
-            if len(_ROUTE_ACCESS) > 10_000:
-                _ROUTE_ACCESS.clear()
-            _ROUTE_ACCESS[key] = (now + seconds, service)
+    service = access.services_for(request.user, {slug}, Action.VIEW)[slug]
     if service is None:
         raise NotFound(f"No service {slug!r} in your teams.")
     return service

@@ -155,10 +155,13 @@ def evaluate(
     """
     now = now or timezone.now()
     changed: dict[int, str] = {}
-    for endpoint in ModelEndpoint.objects.filter(pk__in=list(endpoint_ids)).order_by("pk"):
+    ids = list(endpoint_ids)
+    if throttle:
+        ids = [pk for pk in ids if _claim_evaluation(pk)]
+        if not ids:
+            return changed
+    for endpoint in ModelEndpoint.objects.filter(pk__in=ids).order_by("pk"):
         if endpoint.breaker_state == BreakerState.CLOSED:
-            if throttle and not _claim_evaluation(endpoint.pk):
-                continue
             if not window_of(endpoint, now).verdict(endpoint):
                 continue
         elif endpoint.breaker_state != BreakerState.OPEN:

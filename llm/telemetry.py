@@ -23,9 +23,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.permissions import Action, can
+from accounts.permissions import Action
 from incidents.models import Service
-from llm import breaker
+from llm import access, breaker
 from llm.models import (
     OUTCOME_OK,
     OUTCOMES,
@@ -121,14 +121,10 @@ def _feedback(event: dict) -> float | None:
 
 
 def _slug_map(user, events: list) -> dict[str, Service | None]:
-    """Slug -> service the user may report for (None: unknown or not theirs), in one query."""
+    """Slug -> service the user may report for (None: unknown or not theirs)."""
     slugs = {e.get("service") for e in events if isinstance(e, dict)}
     slugs = {s for s in slugs if isinstance(s, str) and 0 < len(s) <= 64}
-    found = {s.slug: s for s in Service.objects.filter(slug__in=slugs)}
-    return {
-        slug: (svc if svc and can(user, svc.team_id, Action.RESPOND) else None)
-        for slug, svc in ((slug, found.get(slug)) for slug in slugs)
-    }
+    return access.services_for(user, slugs, Action.RESPOND)
 
 
 def _endpoint_map(services: list[Service]) -> dict[tuple[int, str], ModelEndpoint]:

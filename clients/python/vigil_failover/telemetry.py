@@ -40,20 +40,23 @@ class TelemetryReporter:
         self.dropped = 0
         self.rejected = 0
         self._lock = threading.Lock()
-        self._idle = threading.Event()
-        self._idle.set()
+        # Events queued or in flight; flush() waits for it to reach zero.
+        self._pending = 0
+        self._settled = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vigil-telemetry", daemon=True)
         self._thread.start()
 
     def report(self, event: dict) -> None:
         """Queue one event; never blocks. A full queue drops it (counted in ``dropped``)."""
+        with self._lock:
+            self._pending += 1
         try:
-            self._idle.clear()
             self.queue.put_nowait(event)
         except queue.Full:
             with self._lock:
                 self.dropped += 1
+                self._pending -= 1
 
     def _take_batch(self) -> list[dict]:
         try:
@@ -94,18 +97,19 @@ class TelemetryReporter:
     def _run(self) -> None:
         while not self._stop.is_set():
             batch = self._take_batch()
-            if batch:
+            if not batch:
+                continue
+            try:
                 self._send(batch)
-            if self.queue.empty():
-                self._idle.set()
+            finally:
+                with self._settled:
+                    self._pending -= len(batch)
+                    self._settled.notify_all()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued so far was sent or dropped (for shutdown and tests)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.queue.empty() and self._idle.wait(timeout=0.05) and self.queue.empty():
-                return True
-        return False
+        with self._settled:
+            return self._settled.wait_for(lambda: self._pending == 0, timeout=timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         self.flush(timeout)
