@@ -133,3 +133,15 @@ def test_demo_seeder_adds_endpoints_and_a_day_of_telemetry_once(team, service):
     assert seed_demo_models(team=team, author=None) == ""
     assert RouteState.objects.get(service=service).tier == 1
     assert TelemetryMinute.objects.filter(service=service).count() >= 700
+
+
+def test_health_page_query_count_does_not_grow_with_data(
+    client, viewer, service, endpoint, django_assert_max_num_queries
+):
+    for i in range(3):
+        ModelEndpointFactory(service=service, name=f"extra-{i}", tier=2 + i)
+    for minutes in (5, 50, 500):
+        add_calls(endpoint, 3, at=timezone.now() - timedelta(minutes=minutes))
+    client.force_login(viewer)
+    with django_assert_max_num_queries(20):
+        assert client.get(f"/llm/{service.slug}/?window=7d").status_code == 200
