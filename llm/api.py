@@ -8,6 +8,8 @@ need RESPOND in the service's team; telemetry answers 202 with rejected events n
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import path
@@ -69,6 +71,11 @@ class ModelEndpointSerializer(serializers.ModelSerializer):
 
     def validate_base_url(self, value: str) -> str:
         endpoints.check_outbound_url(value)
+        return value
+
+    def validate_probe_timeout_seconds(self, value: float) -> float:
+        if not math.isfinite(value):
+            raise serializers.ValidationError("must be a finite number of seconds")
         return value
 
     def validate_credential_env(self, value: str) -> str:

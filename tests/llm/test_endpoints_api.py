@@ -116,3 +116,9 @@ def test_delete_reroutes(manager, service):
     client.post(URL, body(service, name="second", tier=2), format="json")
     assert client.delete(f"{URL}{first['id']}/").status_code == 204
     assert RouteState.objects.get(service=service).tier == 2
+
+
+def test_non_finite_probe_timeout_is_400(manager, service):
+    client = client_for(manager)
+    response = client.post(URL, {**body(service), "probe_timeout_seconds": "NaN"}, format="json")
+    assert response.status_code == 400
