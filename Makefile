@@ -11,15 +11,17 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n auto --maxprocesses $(TEST_WORKERS))
 
-.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search bench-monitors bench-text clean chaos
+.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search bench-monitors bench-text bench-llm clean chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall whenever the lock files change; uv (from PyPI) makes it take seconds, pip works too.
-$(STAMP): $(BIN)/python requirements.lock requirements-dev.lock
+# The failover client (clients/python, no Django) is installed editable for its tests.
+$(STAMP): $(BIN)/python requirements.lock requirements-dev.lock clients/python/pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e clients/python
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -80,8 +82,11 @@ bench-monitors: install
 bench-text: install
 	$(BIN)/python bench/text.py
 
-# Every benchmark, one after another (about 15 minutes; needs PostgreSQL and Redis).
-bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search bench-text
+bench-llm: install
+	$(BIN)/python bench/llm.py
+
+# Every benchmark, one after another (needs PostgreSQL and Redis).
+bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search bench-monitors bench-text bench-llm
 
 # The chaos suite (docs/reliability.md): own PostgreSQL cluster, Redis, web, worker and beat on
 # loopback, crashed on purpose; about 10 minutes. `make test` runs its short form (tests/chaos).

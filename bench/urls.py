@@ -17,4 +17,9 @@ def bare_insert(request):
     return HttpResponse("OK", content_type="text/plain")
 
 
-urlpatterns = [path("bench/insert", bare_insert), *app_urlpatterns]
+def bare_get(request):
+    """A bare Django GET: a small constant JSON answer, no database, no authentication."""
+    return HttpResponse(b'{"ok":true}', content_type="application/json")
+
+
+urlpatterns = [path("bench/insert", bare_insert), path("bench/get", bare_get), *app_urlpatterns]

@@ -16,6 +16,7 @@ API_APPS = [
     "runbooks",
     "postmortems",
     "statuspage",
+    "llm",
 ]
 
 router = DefaultRouter()

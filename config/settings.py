@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "postmortems",
     "statuspage",
     "ops",
+    "llm",
 ]
 
 MIDDLEWARE = [
@@ -439,3 +440,24 @@ SELFWATCH_BACKLOG_LIMIT = env_int("SELFWATCH_BACKLOG_LIMIT", 1000, minimum=0)
 SELFWATCH_BACKLOG_SECONDS = env_int("SELFWATCH_BACKLOG_SECONDS", 120, minimum=1)
 # Severity of the incident the RPO guard opens when a backup is older than the service's RPO.
 RPO_GUARD_SEVERITY = env_int("RPO_GUARD_SEVERITY", 3, minimum=1)
+# --- llm ----------------------------------------------------------------------------------
+# Incident severity per depth of the active route: "tier:severity" pairs and "none" for no tier
+# left (deeper tiers than listed take the last tier's severity). Tier 1 resolves the incident.
+LLM_ROUTE_SEVERITY = env_str("LLM_ROUTE_SEVERITY", "2:2,3:3,none:5")
+# Seconds the route answer is served from the cache before it is rebuilt (changes purge it).
+LLM_ROUTE_CACHE_SECONDS = env_int("LLM_ROUTE_CACHE_SECONDS", 300, minimum=1)
+# Seconds a web process remembers that a user may read a service's route (0: ask every time).
+LLM_ROUTE_ACCESS_CACHE_SECONDS = env_int("LLM_ROUTE_ACCESS_CACHE_SECONDS", 5, minimum=0)
+# Most events per POST /api/v1/telemetry request (400 beyond).
+LLM_TELEMETRY_MAX_EVENTS = env_int("LLM_TELEMETRY_MAX_EVENTS", 1000, minimum=1)
+# Days raw telemetry events and model probe results are kept (per-minute rollups stay).
+LLM_TELEMETRY_RETENTION_DAYS = env_int("LLM_TELEMETRY_RETENTION_DAYS", 14, minimum=1)
+# Days per-minute rollups are kept.
+LLM_ROLLUP_RETENTION_DAYS = env_int("LLM_ROLLUP_RETENTION_DAYS", 90, minimum=1)
+# Anomaly detection: weeks of history per hour of the week, band width in scaled MADs, and the
+# fewest calls in an hour for it to be judged.
+LLM_BASELINE_WEEKS = env_int("LLM_BASELINE_WEEKS", 4, minimum=1)
+LLM_ANOMALY_MADS = env_float("LLM_ANOMALY_MADS", 3.0)
+LLM_ANOMALY_MIN_CALLS = env_int("LLM_ANOMALY_MIN_CALLS", 20, minimum=1)
+# Attempts per route webhook before it is marked failed (exponential backoff from 10 s).
+LLM_WEBHOOK_MAX_ATTEMPTS = env_int("LLM_WEBHOOK_MAX_ATTEMPTS", 5, minimum=1)

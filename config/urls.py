@@ -22,5 +22,6 @@ urlpatterns = [
     path("runbooks/", include("runbooks.urls")),
     path("postmortems/", include("postmortems.urls")),
     path("status/", include("statuspage.urls")),
+    path("llm/", include("llm.urls")),
     path("", include("accounts.urls")),
 ]

@@ -259,13 +259,13 @@ class _ProcessRunner:
     async def _session() -> aiohttp.ClientSession:
         return new_session()
 
-    async def _produce(self, specs: list[ProbeSpec], out: queue.SimpleQueue, chunk: int) -> None:
+    async def _produce(self, specs: list, out: queue.SimpleQueue, chunk: int, check) -> None:
         semaphore = asyncio.Semaphore(settings.PROBE_CONCURRENCY)
-        buffer: list[Outcome] = []
+        buffer: list = []
 
-        async def one(spec: ProbeSpec) -> None:
+        async def one(spec) -> None:
             async with semaphore:
-                outcome = await run_check(self.session, spec)
+                outcome = await check(self.session, spec)
             buffer.append(outcome)
             if len(buffer) >= chunk:
                 out.put(buffer[:])
@@ -278,9 +278,11 @@ class _ProcessRunner:
                 out.put(buffer[:])
             out.put(None)
 
-    def stream(self, specs: list[ProbeSpec], chunk: int) -> Iterator[list[Outcome]]:
+    def stream(self, specs: list, chunk: int, check=run_check) -> Iterator[list]:
         out: queue.SimpleQueue = queue.SimpleQueue()
-        future = asyncio.run_coroutine_threadsafe(self._produce(specs, out, chunk), self.loop)
+        future = asyncio.run_coroutine_threadsafe(
+            self._produce(specs, out, chunk, check), self.loop
+        )
         while (outcomes := out.get()) is not None:
             yield outcomes
         future.result()  # re-raise anything unexpected from the loop
@@ -305,6 +307,11 @@ def _process_runner() -> _ProcessRunner:
 def stream_outcomes(specs: list[ProbeSpec], *, chunk: int) -> Iterator[list[Outcome]]:
     """Run a batch on this process's loop; yield outcomes in groups of ``chunk`` as they finish."""
     yield from _process_runner().stream(specs, chunk)
+
+
+def stream_kind_outcomes(specs: list, *, check, chunk: int) -> Iterator[list]:
+    """Like ``stream_outcomes`` for a registered probe kind's ``check`` coroutine."""
+    yield from _process_runner().stream(specs, chunk, check)
 
 
 def run_specs(specs: list[ProbeSpec]) -> list[Outcome]:

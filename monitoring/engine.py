@@ -14,8 +14,9 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from monitoring import services
-from monitoring.checks import Outcome, ProbeSpec, stream_outcomes
+from monitoring.checks import Outcome, ProbeSpec, stream_kind_outcomes, stream_outcomes
 from monitoring.models import Probe, ProbeResult, ProbeState
+from monitoring.probe_kinds import probe_kind
 
 
 def _is_postgres() -> bool:
@@ -247,3 +248,14 @@ def run_batch(probe_ids: list[int], *, claimed_at: datetime) -> dict[int, str]:
     for outcomes in stream_outcomes(specs, chunk=settings.PROBE_WRITE_CHUNK):
         changed.update(record_outcomes(outcomes, claimed_at=claimed_at))
     return changed
+
+
+def run_kind_batch(kind_key: str, ids: list[int], *, claimed_at: datetime) -> int:
+    """Run claimed checks of a registered probe kind (monitoring.probe_kinds) and record them."""
+    kind = probe_kind(kind_key)
+    specs = kind.load(ids)
+    done = 0
+    for outcomes in stream_kind_outcomes(specs, check=kind.check, chunk=settings.PROBE_WRITE_CHUNK):
+        kind.record(outcomes, claimed_at)
+        done += len(outcomes)
+    return done

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from monitoring import engine, services, stats
+from monitoring.probe_kinds import probe_kinds
 
 
 @shared_task
@@ -19,14 +20,25 @@ def schedule_due_probes() -> int:
     size = settings.PROBE_BATCH_SIZE
     for start in range(0, len(claimed), size):
         run_probe_batch.delay(claimed[start : start + size], now.isoformat())
+    total = len(claimed)
+    for kind in probe_kinds():
+        ids = kind.claim_due(now, settings.PROBE_CLAIM_LIMIT)
+        for start in range(0, len(ids), size):
+            run_kind_batch.delay(kind.key, ids[start : start + size], now.isoformat())
+        total += len(ids)
     stats.record_tick(now=now)
-    return len(claimed)
+    return total
 
 
 @shared_task
 def run_probe_batch(probe_ids: list[int], claimed_at: str) -> int:
     changed = engine.run_batch(probe_ids, claimed_at=datetime.fromisoformat(claimed_at))
     return len(changed)
+
+
+@shared_task
+def run_kind_batch(kind_key: str, ids: list[int], claimed_at: str) -> int:
+    return engine.run_kind_batch(kind_key, ids, claimed_at=datetime.fromisoformat(claimed_at))
 
 
 @shared_task
