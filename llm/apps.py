@@ -21,6 +21,18 @@ class LlmConfig(AppConfig):
         from llm.demo import seed_demo_models
 
         register_demo_seeder(seed_demo_models, order=60)
+        from incidents.service_sections import ServiceSection, register_service_section
+        from llm.service_section import model_endpoints_section
+
+        register_service_section(
+            ServiceSection(
+                key="model-endpoints",
+                title="Model endpoints",
+                order=35,
+                template="llm/_service_section.html",
+                get_context=model_endpoints_section,
+            )
+        )
         from monitoring.probe_kinds import ProbeKind, register_probe_kind
 
         register_probe_kind(

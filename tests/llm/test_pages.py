@@ -145,3 +145,27 @@ def test_health_page_query_count_does_not_grow_with_data(
     client.force_login(viewer)
     with django_assert_max_num_queries(20):
         assert client.get(f"/llm/{service.slug}/?window=7d").status_code == 200
+
+
+def test_service_page_shows_the_failover_chain_and_links_to_ai_health(client, manager, service):
+    ModelEndpointFactory(service=service, name="primary", tier=1)
+    ModelEndpointFactory(service=service, name="local-fallback", tier=3)
+    recompute_route(service_id=service.pk, reason="set up")
+    client.force_login(manager)
+    html = client.get(f"/services/{service.slug}/").content.decode()
+    assert html.index("primary") < html.index("local-fallback")
+    assert f'href="/llm/{service.slug}/"' in html
+    assert f'href="/llm/{service.slug}/endpoints/"' in html
+
+
+def test_service_page_without_endpoints_offers_to_add_them_to_managers_only(
+    client, manager, viewer, service
+):
+    client.force_login(manager)
+    assert (
+        f"/llm/{service.slug}/endpoints/"
+        in client.get(f"/services/{service.slug}/").content.decode()
+    )
+    client.force_login(viewer)
+    html = client.get(f"/services/{service.slug}/").content.decode()
+    assert "No model endpoints" in html and f"/llm/{service.slug}/endpoints/" not in html
