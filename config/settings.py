@@ -351,3 +351,14 @@ INGEST_EVENT_RETENTION_DAYS = env_int("INGEST_EVENT_RETENTION_DAYS", 30, minimum
 LOGIN_THROTTLE_ACCOUNT_FAILURES = env_int("LOGIN_THROTTLE_ACCOUNT_FAILURES", 5, minimum=1)
 LOGIN_THROTTLE_IP_FAILURES = env_int("LOGIN_THROTTLE_IP_FAILURES", 30, minimum=1)
 LOGIN_THROTTLE_WINDOW_SECONDS = env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 900, minimum=1)
+
+# --- statuspage ---
+# Seconds public status pages, summary.json, feeds, badges and degradation answers are cached
+# (and the max-age they announce). Changes invalidate at once; this bounds override expiry.
+STATUSPAGE_CACHE_SECONDS = env_int("STATUSPAGE_CACHE_SECONDS", 15, minimum=1)
+# Seconds between sweeps that start and complete maintenance windows.
+STATUSPAGE_SWEEP_SECONDS = env_int("STATUSPAGE_SWEEP_SECONDS", 30, minimum=1)
+# Messages one subscriber receives per hour at most; later ones wait for the next hour.
+STATUSPAGE_SUBSCRIBER_MAX_PER_HOUR = env_int("STATUSPAGE_SUBSCRIBER_MAX_PER_HOUR", 20, minimum=1)
+# Seconds a subscription confirmation or unsubscribe link stays valid.
+STATUSPAGE_LINK_MAX_AGE = env_int("STATUSPAGE_LINK_MAX_AGE", 7 * 86400, minimum=60)

@@ -1,0 +1,74 @@
+"""What public readers get comes from the cache; every change bumps a version.
+
+Keys are ``statuspage:<scope>:v<version>:<what>``, where the scope is a page slug or
+``degradation`` (the degradation answers of every service). Bumping a scope's version (one
+INCR) makes every cached answer in it stale at once (HTML, summary.json, the feed, badges);
+entries also expire after ``STATUSPAGE_CACHE_SECONDS`` so an override that runs out shows within
+that time. A cache failure only costs a render.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+DEGRADATION_SCOPE = "degradation"
+
+
+def _version_key(scope: str) -> str:
+    return f"statuspage:{scope}:version"
+
+
+def version_of(scope: str) -> int:
+    """The scope's current version; 0 when the cache is unreachable (then nothing is cached)."""
+    try:
+        version = cache.get(_version_key(scope))
+        if version is None:
+            cache.add(_version_key(scope), 1, timeout=None)
+            version = cache.get(_version_key(scope)) or 1
+        return int(version)
+    except Exception:
+        log.warning("status page cache unavailable", exc_info=True)
+        return 0
+
+
+def invalidate_pages(slugs) -> None:
+    """Make every cached answer of these pages (and every degradation answer) stale, once the
+    current transaction commits."""
+    scopes = sorted(set(slugs)) + [DEGRADATION_SCOPE]
+
+    def bump() -> None:
+        for scope in scopes:
+            try:
+                cache.incr(_version_key(scope))
+            except ValueError:  # not there (evicted): any new value differs from cached keys
+                cache.set(_version_key(scope), 2, timeout=None)
+            except Exception:
+                log.warning("could not invalidate status cache %s", scope, exc_info=True)
+
+    transaction.on_commit(bump)
+
+
+def cached(scope: str, what: str, render: Callable[[], object]):
+    """The cached answer for ``what`` in ``scope``, rendering (and storing) it when missing."""
+    version = version_of(scope)
+    if version == 0:
+        return render()
+    key = f"statuspage:{scope}:v{version}:{what}"
+    try:
+        value = cache.get(key)
+    except Exception:
+        value = None
+    if value is None:
+        value = render()
+        try:
+            cache.set(key, value, timeout=settings.STATUSPAGE_CACHE_SECONDS)
+        except Exception:
+            log.warning("could not cache %s", key, exc_info=True)
+    return value
