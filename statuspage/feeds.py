@@ -156,9 +156,20 @@ def summary_document(snapshot: dict) -> dict:
     }
 
 
+class PlainTextAtomFeed(Atom1Feed):
+    """Atom whose entry summaries are plain text (``type="text"``): update bodies are written
+    as text, and a reader must show "<b>" as typed, never interpret it."""
+
+    def add_item_elements(self, handler, item):
+        description, item["description"] = item["description"], None
+        super().add_item_elements(handler, item)
+        if description is not None:
+            handler.addQuickElement("summary", description, {"type": "text"})
+
+
 def atom_feed(snapshot: dict, entries: list[dict]) -> bytes:
     page = snapshot["page"]
-    feed = Atom1Feed(
+    feed = PlainTextAtomFeed(
         title=page["name"],
         link=page["url"],
         description=snapshot["status"]["description"],

@@ -45,8 +45,9 @@ def test_template_outside_its_severity_range_or_team_does_not_match(
 
 
 def test_alert_labels_match_templates(team, service, component, open_incident):
-    from incidents.models import Alert, Integration
     from django.utils import timezone
+
+    from incidents.models import Alert, Integration
 
     TemplateFactory(team=team, name="latency", match_labels={"alertname": "HighLatency"},
                     title="Slow", body="slow")  # fmt: skip
