@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import AuditLog
 from incidents import services as incident_services
@@ -236,3 +237,21 @@ def test_invalid_placeholders_are_refused_at_save_time_naming_them(team, manager
         content_type="application/json",
     )
     assert ok.status_code == 201, ok.content
+
+
+def test_runbook_step_asking_for_an_update_links_to_the_status_panel(
+    team, page, component, service, responder, open_incident, client
+):
+    from runbooks.models import Runbook, RunbookStep
+    from runbooks.services.matching import attach_runbook
+
+    runbook = Runbook.objects.create(
+        team=team, title="Provider down", next_review_at=timezone.now()
+    )
+    RunbookStep.objects.create(runbook=runbook, title="Tell customers", asks_for="status_update")
+    incident = open_incident(service, severity=2)
+    attach_runbook(incident=incident, runbook=runbook, reason="manual")
+    client.force_login(responder)
+    html = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert 'href="#panel-statuspage"' in html
+    assert 'id="panel-statuspage"' in html and "Post a public update" in html
