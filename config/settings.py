@@ -273,6 +273,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "IncidentStatusEnum": "incidents.models.Status",
         "SeverityEnum": "incidents.models.Severity",
+        "ComponentStatusEnum": "statuspage.models.ComponentStatus",
+        "PublicUpdateStatusEnum": "statuspage.models.UpdateStatus",
+        "SubscriberKindEnum": "statuspage.models.SubscriberKind",
+        "MaintenanceStatusEnum": "statuspage.models.MaintenanceStatus",
+        "IntegrationKindEnum": "incidents.models.IntegrationKind",
+        "ProbeStateEnum": "monitoring.models.ProbeState",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
@@ -131,7 +132,7 @@ class ComponentSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class OverrideSerializer(serializers.Serializer):
+class ComponentOverrideSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ComponentStatus.choices)
     until = serializers.DateTimeField()
 
@@ -166,12 +167,12 @@ class ComponentViewSet(TeamScopedMixin, viewsets.ModelViewSet):
         status_cache.invalidate_pages([instance.page.slug])
         instance.delete()
 
-    @extend_schema(request=OverrideSerializer, responses=ComponentSerializer)
+    @extend_schema(request=ComponentOverrideSerializer, responses=ComponentSerializer)
     @action(detail=True, methods=["post"])
     def override(self, request, pk=None):
         """Show a state by hand until a set time (then the incidents decide again)."""
         component = self.get_object()
-        body = OverrideSerializer(data=request.data)
+        body = ComponentOverrideSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         component = components.set_override(
             component=component,
@@ -493,7 +494,7 @@ class DegradationView(APIView):
         """The service's state for its users and what the avatar should say. Public when a
         status page showing the service allows it; otherwise a team member's token
         (read-only is enough)."""
-        if len(slug) > 64:
+        if not _SLUG.fullmatch(slug):  # no service has such a slug; keeps cache keys clean
             return _not_found()
         entry = status_cache.cached(
             status_cache.DEGRADATION_SCOPE, f"service:{slug}", lambda: _degradation_entry(slug)
@@ -510,6 +511,9 @@ class DegradationView(APIView):
         public = "public" if entry["public"] else "private"
         response["Cache-Control"] = f"{public}, max-age=5, must-revalidate"
         return response
+
+
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 
 
 def _etags(header: str) -> set[str]:
