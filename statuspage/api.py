@@ -484,6 +484,12 @@ class DegradationView(APIView):
     """``GET /api/v1/services/<slug>/degradation``: served from cache, ETag/If-None-Match."""
 
     permission_classes = [AllowAny]
+    # Served from cache and meant to be polled every few seconds by every avatar: the per-
+    # caller API budget (one Redis round trip) would cost more than the answer.
+    throttle_classes: list = []
+
+    def perform_authentication(self, request):
+        """Lazy: a token is read only when the answer is not public."""
 
     @extend_schema(
         operation_id="service_degradation",

@@ -57,18 +57,29 @@ def invalidate_pages(slugs) -> None:
 
 def cached(scope: str, what: str, render: Callable[[], object]):
     """The cached answer for ``what`` in ``scope``, rendering (and storing) it when missing."""
+    return cached_many(scope, {what: render})[what]
+
+
+def cached_many(scope: str, renders: dict[str, Callable[[], object]]) -> dict[str, object]:
+    """Several answers of one scope in two cache round trips (the version, then all of them);
+    missing ones are rendered in the order given, so a cheap access check can come first and
+    raise before anything expensive is rendered."""
     version = version_of(scope)
     if version == 0:
-        return render()
-    key = f"statuspage:{scope}:v{version}:{what}"
+        return {what: render() for what, render in renders.items()}
+    keys = {what: f"statuspage:{scope}:v{version}:{what}" for what in renders}
     try:
-        value = cache.get(key)
+        found = cache.get_many(list(keys.values()))
     except Exception:
-        value = None
-    if value is None:
-        value = render()
-        try:
-            cache.set(key, value, timeout=settings.STATUSPAGE_CACHE_SECONDS)
-        except Exception:
-            log.warning("could not cache %s", key, exc_info=True)
-    return value
+        found = {}
+    values: dict[str, object] = {}
+    for what, render in renders.items():
+        value = found.get(keys[what])
+        if value is None:
+            value = render()
+            try:
+                cache.set(keys[what], value, timeout=settings.STATUSPAGE_CACHE_SECONDS)
+            except Exception:
+                log.warning("could not cache %s", keys[what], exc_info=True)
+        values[what] = value
+    return values

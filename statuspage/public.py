@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 
 from incidents.models import Incident
@@ -198,6 +199,12 @@ def build_snapshot(page: StatusPage, *, now: datetime | None = None) -> dict:
             "updated_at": component.status_changed_at,
             "uptime_days": days,
             "uptime_percent": round(total, 2),
+            # 90 bars per component: built here once per change, not in the template loop.
+            "bars_html": format_html_join(
+                "",
+                '<li class="day-{}" title="{}: {} %"></li>',
+                ((d["level"], d["date"].isoformat(), d["uptime"]) for d in days),
+            ),
         }
         component_dicts[component.pk] = entry
         group_key = component.group_id

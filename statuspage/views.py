@@ -38,25 +38,33 @@ SUBSCRIBE_PER_IP_PER_HOUR = 20
 # --- reading (public, cached) -------------------------------------------------------------
 
 
-def _meta(slug: str) -> dict:
-    """Who may read the page, cached with it (so a public read needs no database query)."""
-
-    def load() -> dict:
-        page = StatusPage.objects.filter(slug=slug).values("pk", "team_id", "is_public").first()
-        return page or {"missing": True}
-
-    return status_cache.cached(slug, "meta", load)
+def _load_meta(slug: str) -> dict:
+    page = StatusPage.objects.filter(slug=slug).values("pk", "team_id", "is_public").first()
+    return page or {"missing": True}
 
 
-def _readable(request: HttpRequest, slug: str) -> dict:
-    if len(slug) > 64:
-        raise Http404("No such status page")
-    meta = _meta(slug)
+def _check(request: HttpRequest, meta: dict) -> dict:
     if meta.get("missing"):
         raise Http404("No such status page")
     if not meta["is_public"] and not can(request.user, meta["team_id"], Action.VIEW):
         raise Http404("No such status page")
     return meta
+
+
+def _read(request: HttpRequest, slug: str, what: str, render) -> tuple[dict, object]:
+    """Who may read the page and the answer, from cache in two round trips (a public read
+    needs no database query). An unknown page renders nothing; a login-only page may render
+    for a stranger once (cached, never shown to them) before the check refuses."""
+    if len(slug) > 64:
+        raise Http404("No such status page")
+
+    def answer():
+        if _load_meta(slug).get("missing"):
+            return None
+        return render()
+
+    values = status_cache.cached_many(slug, {"meta": lambda: _load_meta(slug), what: answer})
+    return _check(request, values["meta"]), values[what]
 
 
 def _cacheable(response: HttpResponse, meta: dict) -> HttpResponse:
@@ -80,33 +88,30 @@ def _snapshot(slug: str) -> dict:
 @require_GET
 @csp_update({"img-src": ["https:"]})
 def status_page(request: HttpRequest, slug: str) -> HttpResponse:
-    meta = _readable(request, slug)
-
     def render_html() -> str:
-        snapshot = _snapshot(slug)
-        return render_to_string("statuspage/page.html", {"s": snapshot})
+        return render_to_string("statuspage/page.html", {"s": _snapshot(slug)})
 
-    html = status_cache.cached(slug, "html", render_html)
+    meta, html = _read(request, slug, "html", render_html)
     return _cacheable(HttpResponse(html), meta)
 
 
 @require_GET
 def theme_css(request: HttpRequest, slug: str) -> HttpResponse:
     """The page's accent colour as a stylesheet (the CSP forbids inline styles)."""
-    meta = _readable(request, slug)
-    colour = _snapshot(slug)["page"]["accent_colour"]
-    css = f":root {{ --status-accent: {colour}; }}\n"
+
+    def render_css() -> str:
+        return f":root {{ --status-accent: {_snapshot(slug)['page']['accent_colour']}; }}\n"
+
+    meta, css = _read(request, slug, "theme.css", render_css)
     return _cacheable(HttpResponse(css, content_type="text/css; charset=utf-8"), meta)
 
 
 @require_GET
 def summary_json(request: HttpRequest, slug: str) -> HttpResponse:
-    meta = _readable(request, slug)
-
     def render_json() -> bytes:
         return json.dumps(summary_document(_snapshot(slug)), cls=DjangoJSONEncoder).encode()
 
-    body = status_cache.cached(slug, "summary.json", render_json)
+    meta, body = _read(request, slug, "summary.json", render_json)
     response = HttpResponse(body, content_type="application/json")
     if meta["is_public"]:  # widgets on other sites read it
         response["Access-Control-Allow-Origin"] = "*"
@@ -115,26 +120,22 @@ def summary_json(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def feed_atom(request: HttpRequest, slug: str) -> HttpResponse:
-    meta = _readable(request, slug)
-
     def render_feed() -> bytes:
         page = StatusPage.objects.get(slug=slug)
         return atom_feed(_snapshot(slug), feed_entries(page))
 
-    body = status_cache.cached(slug, "feed.atom", render_feed)
+    meta, body = _read(request, slug, "feed.atom", render_feed)
     return _cacheable(HttpResponse(body, content_type="application/atom+xml; charset=utf-8"), meta)
 
 
 @require_GET
 def component_badge(request: HttpRequest, slug: str, component_id: int) -> HttpResponse:
-    meta = _readable(request, slug)
-
     def render_badge() -> str:
         snapshot = _snapshot(slug)
         component = next((c for c in snapshot["components"] if c["id"] == component_id), None)
         return badge_svg(component) if component else ""
 
-    svg = status_cache.cached(slug, f"badge-{component_id}", render_badge)
+    meta, svg = _read(request, slug, f"badge-{component_id}", render_badge)
     if not svg:
         raise Http404("No such component")
     return _cacheable(HttpResponse(svg, content_type="image/svg+xml; charset=utf-8"), meta)
@@ -155,7 +156,6 @@ def page_list(request: HttpRequest) -> HttpResponse:
 def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
     """Email subscription from the public page. Without CSRF: the worst a forged post can do
     is send a confirmation mail, which anyone can do directly; the per-address limit caps it."""
-    _readable(request, slug)
     page = page_for_reader(request.user, slug)
     hits = count_hit(f"statuspage:subscribe:{client_ip(request)}", ttl=3600)
     if hits > SUBSCRIBE_PER_IP_PER_HOUR:
