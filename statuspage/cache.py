@@ -10,6 +10,7 @@ that time. A cache failure only costs a render.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -19,6 +20,13 @@ from django.db import transaction
 log = logging.getLogger(__name__)
 
 DEGRADATION_SCOPE = "degradation"
+
+# A per-process copy of what was read, for one second: a busy page is then read from Redis
+# about once a second per worker instead of twice per request. Changes made in this process
+# drop it at once; other processes see them within LOCAL_SECONDS.
+LOCAL_SECONDS = 1.0
+LOCAL_MAX_ENTRIES = 2000
+_local: dict[tuple[str, str], tuple[float, object]] = {}
 
 
 def _version_key(scope: str) -> str:
@@ -44,6 +52,8 @@ def invalidate_pages(slugs) -> None:
     scopes = sorted(set(slugs)) + [DEGRADATION_SCOPE]
 
     def bump() -> None:
+        for key in [k for k in _local if k[0] in scopes]:
+            _local.pop(key, None)
         for scope in scopes:
             try:
                 cache.incr(_version_key(scope))
@@ -61,9 +71,21 @@ def cached(scope: str, what: str, render: Callable[[], object]):
 
 
 def cached_many(scope: str, renders: dict[str, Callable[[], object]]) -> dict[str, object]:
-    """Several answers of one scope in two cache round trips (the version, then all of them);
-    missing ones are rendered in the order given, so a cheap access check can come first and
-    raise before anything expensive is rendered."""
+    """Several answers of one scope: from this process's one-second copy, else in two cache
+    round trips (the version, then all of them); missing ones are rendered and stored."""
+    now = time.monotonic()
+    local = [_local.get((scope, what)) for what in renders]
+    if all(entry is not None and entry[0] > now for entry in local):
+        return {what: entry[1] for what, entry in zip(renders, local, strict=True)}
+    values = _shared(scope, renders)
+    if len(_local) > LOCAL_MAX_ENTRIES:  # unknown slugs must not grow it without bound
+        _local.clear()
+    for what, value in values.items():
+        _local[(scope, what)] = (now + LOCAL_SECONDS, value)
+    return values
+
+
+def _shared(scope: str, renders: dict[str, Callable[[], object]]) -> dict[str, object]:
     version = version_of(scope)
     if version == 0:
         return {what: render() for what, render in renders.items()}

@@ -23,6 +23,16 @@ def _status_settings(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_local_cache():
+    """Each test starts with an empty cache (tests/conftest.py); so must the per-process copy."""
+    from statuspage import cache
+
+    cache._local.clear()
+    yield
+    cache._local.clear()
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery():
     from config.celery import app
 
