@@ -237,3 +237,19 @@ def test_no_internal_field_on_any_public_page_or_feed(committed, client, setting
         assert leaked == [], f"{path} shows internal data: {leaked}"
     summary = json.loads(bodies["/status/demo/summary.json"])
     assert summary["status"]["indicator"] in ("major", "critical")
+
+
+def test_changes_made_by_another_worker_show_within_a_second(page, component, client):
+    from django.core.cache import cache
+    from freezegun import freeze_time
+
+    from statuspage.models import Component
+
+    with freeze_time("2026-03-02 12:00:00") as frozen:
+        assert "Website chat" in client.get("/status/acme/summary.json").content.decode()
+        # Another gunicorn worker renames it: only the shared version moves, not our copy.
+        Component.objects.filter(pk=component.pk).update(name="Chat on the website")
+        cache.incr("statuspage:acme:version")
+        assert "Website chat" in client.get("/status/acme/summary.json").content.decode()
+        frozen.tick(timedelta(seconds=1.5))
+        assert "Chat on the website" in client.get("/status/acme/summary.json").content.decode()
