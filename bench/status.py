@@ -166,7 +166,9 @@ def main() -> None:
     lines.append("")
     lines.append(
         f"One uncached render of the page (snapshot + HTML, what the first reader after a "
-        f"change pays): {cold_ms:.0f} ms. Budget: cached reads >= 0.5x the bare GET."
+        f"change pays): {cold_ms:.0f} ms. Budget: cached reads >= 0.5x the bare GET. Ratios are "
+        "against the mean of the two baseline runs (before and after); when those two differ "
+        "widely, the machine's load moved during the run and the ratios are rough."
     )
     text = "\n".join(lines)
     print(text)
