@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n auto --maxprocesses $(TEST_WORKERS))
 
-.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search bench-monitors bench-text bench-llm clean chaos
+.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search bench-monitors bench-text bench-llm bench-status clean chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -85,8 +85,11 @@ bench-text: install
 bench-llm: install
 	$(BIN)/python bench/llm.py
 
+bench-status: install
+	$(BIN)/python bench/status.py
+
 # Every benchmark, one after another (needs PostgreSQL and Redis).
-bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search bench-monitors bench-text bench-llm
+bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search bench-monitors bench-text bench-llm bench-status
 
 # The chaos suite (docs/reliability.md): own PostgreSQL cluster, Redis, web, worker and beat on
 # loopback, crashed on purpose; about 10 minutes. `make test` runs its short form (tests/chaos).

@@ -280,6 +280,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "IncidentStatusEnum": "incidents.models.Status",
         "SeverityEnum": "incidents.models.Severity",
+        "ComponentStatusEnum": "statuspage.models.ComponentStatus",
+        "PublicUpdateStatusEnum": "statuspage.models.UpdateStatus",
+        "SubscriberKindEnum": "statuspage.models.SubscriberKind",
+        "MaintenanceStatusEnum": "statuspage.models.MaintenanceStatus",
+        "IntegrationKindEnum": "incidents.models.IntegrationKind",
+        "ProbeStateEnum": "monitoring.models.ProbeState",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -461,3 +467,13 @@ LLM_ANOMALY_MADS = env_float("LLM_ANOMALY_MADS", 3.0)
 LLM_ANOMALY_MIN_CALLS = env_int("LLM_ANOMALY_MIN_CALLS", 20, minimum=1)
 # Attempts per route webhook before it is marked failed (exponential backoff from 10 s).
 LLM_WEBHOOK_MAX_ATTEMPTS = env_int("LLM_WEBHOOK_MAX_ATTEMPTS", 5, minimum=1)
+# --- statuspage ---
+# Seconds public status pages, summary.json, feeds, badges and degradation answers are cached
+# (and the max-age they announce). Changes invalidate at once; this bounds override expiry.
+STATUSPAGE_CACHE_SECONDS = env_int("STATUSPAGE_CACHE_SECONDS", 15, minimum=1)
+# Seconds between sweeps that start and complete maintenance windows.
+STATUSPAGE_SWEEP_SECONDS = env_int("STATUSPAGE_SWEEP_SECONDS", 30, minimum=1)
+# Messages one subscriber receives per hour at most; later ones wait for the next hour.
+STATUSPAGE_SUBSCRIBER_MAX_PER_HOUR = env_int("STATUSPAGE_SUBSCRIBER_MAX_PER_HOUR", 20, minimum=1)
+# Seconds a subscription confirmation or unsubscribe link stays valid.
+STATUSPAGE_LINK_MAX_AGE = env_int("STATUSPAGE_LINK_MAX_AGE", 7 * 86400, minimum=60)

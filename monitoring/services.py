@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts import audit
 from incidents import services as incident_services
+from incidents import suppression
 from incidents.actors import Actor
 from incidents.models import Incident, Source
 from monitoring.models import Heartbeat, Probe, ProbeState
@@ -61,8 +62,21 @@ def _details(probe: Probe, outcome) -> dict:
     }
 
 
-def _open_or_rescale(*, probe, title, severity, summary, reason, outcome) -> Incident:
+def _silenced(target: Probe | Heartbeat, *, title: str, severity: int, summary: str) -> bool:
+    """Does a silence (a maintenance window) keep this new incident from opening?"""
+    if _open_incident_for(target) is not None:
+        return False  # already open before the silence: it carries on as usual
+    opening = suppression.Opening(
+        service=target.service, source=Source.PROBE, dedup_key=target.dedup_key, title=title,
+        severity=severity, summary=summary, actor_label=target.name,
+    )  # fmt: skip
+    return suppression.suppressed(opening)
+
+
+def _open_or_rescale(*, probe, title, severity, summary, reason, outcome) -> Incident | None:
     actor = Actor.probe(probe.name)
+    if _silenced(probe, title=title, severity=severity, summary=summary):
+        return None  # maintenance: recorded by the silencer, opened when it ends
     incident, created = incident_services.open_incident(
         service=probe.service,
         title=title,
@@ -120,7 +134,8 @@ def apply_probe_transition(*, probe: Probe, old_state: str, outcome) -> Incident
         )
     if new_state == ProbeState.UP and old_state in (ProbeState.DOWN, ProbeState.DEGRADED):
         incident = _open_incident_for(probe)
-        if incident is None:  # someone resolved it by hand meanwhile
+        if incident is None:  # someone resolved it by hand meanwhile (or it was silenced)
+            suppression.cleared(service_id=probe.service_id, dedup_key=probe.dedup_key)
             return None
         return incident_services.resolve(
             incident=incident,
@@ -219,9 +234,12 @@ def heartbeat_went_down(
         heartbeat.state = ProbeState.DOWN
         heartbeat.state_changed_at = now
         heartbeat.save(update_fields=["state", "state_changed_at"])
+        title = f"{heartbeat.name} is silent" if overdue else f"{heartbeat.name} failed"
+        if _silenced(heartbeat, title=title, severity=heartbeat.severity, summary=reason):
+            return None
         incident, _ = incident_services.open_incident(
             service=heartbeat.service,
-            title=f"{heartbeat.name} is silent" if overdue else f"{heartbeat.name} failed",
+            title=title,
             severity=heartbeat.severity,
             actor=Actor.probe(heartbeat.name),
             summary=reason,
@@ -253,6 +271,7 @@ def heartbeat_recovered(*, heartbeat_id: int, now: datetime | None = None) -> In
             return None
         incident = _open_incident_for(heartbeat)
         if incident is None:
+            suppression.cleared(service_id=heartbeat.service_id, dedup_key=heartbeat.dedup_key)
             return None
         return incident_services.resolve(
             incident=incident,

@@ -10,6 +10,7 @@ once; the idempotency key guarantees no second row, the claim no second concurre
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -39,6 +40,15 @@ from oncall.rotations import who_is_on_call
 
 log = logging.getLogger(__name__)
 DELIVERY = Actor.system("notifications")
+
+# Other apps deliver their messages through these same rows (claim, lease, retry, sweep): they
+# register a sender for their ``purpose`` (e.g. statuspage's "status" for subscribers), and say
+# whether each delivery's fate belongs in the incident's timeline.
+_purpose_senders: dict[str, tuple[Callable, bool]] = {}
+
+
+def register_purpose_sender(purpose: str, sender: Callable, *, in_timeline: bool = True) -> None:
+    _purpose_senders[purpose] = (sender, in_timeline)
 
 
 def recipients_of(level_spec: dict, *, team_id_hint=None, now: datetime) -> tuple[list, list[str]]:
@@ -220,8 +230,9 @@ def deliver_notification(*, notification_id: int, now: datetime | None = None) -
     notification = Notification.objects.select_related(
         "incident", "incident__service", "channel", "contact_method", "action", "recipient"
     ).get(pk=notification_id)
+    sender = _purpose_senders.get(notification.purpose, (channels.send, True))[0]
     try:
-        result = channels.send(notification)
+        result = sender(notification)
     except Exception as exc:  # a bug in a sender must not leave the row stuck in "sending"
         log.exception("sending notification %s failed", notification_id)
         result = channels.SendResult(False, f"{exc.__class__.__name__}: {exc}", retryable=True)
@@ -231,7 +242,8 @@ def deliver_notification(*, notification_id: int, now: datetime | None = None) -
 def _record_result(notification: Notification, result, now: datetime) -> str:
     finished = max(timezone.now(), now)
     max_attempts = settings.ONCALL_DELIVERY_MAX_ATTEMPTS
-    what = f"{LEVEL_NAMES[notification.level]} {notification.kind} to {notification.label}"
+    level = LEVEL_NAMES.get(notification.level, notification.purpose)
+    what = f"{level} {notification.kind} to {notification.label}"
     with transaction.atomic():
         row = Notification.objects.select_for_update().get(pk=notification.pk)
         row.last_status_code = result.status_code
@@ -275,6 +287,8 @@ def _record_result(notification: Notification, result, now: datetime) -> str:
                 "last_status_code",
             ]
         )  # fmt: skip
+        if not _purpose_senders.get(notification.purpose, (None, True))[1]:
+            return outcome
         incident_services.record(
             incident=notification.incident,
             kind=kind,

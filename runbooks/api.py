@@ -50,6 +50,7 @@ class StepSerializer(serializers.ModelSerializer):
             "action_secret",
             "has_secret",
             "run_automatically",
+            "asks_for",
         ]
         read_only_fields = ["position"]
         extra_kwargs = {"body": {"validators": [validate_markdown]}}

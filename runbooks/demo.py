@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from incidents.actors import Actor
 from incidents.models import Service
-from runbooks.models import Runbook
+from runbooks.models import Runbook, RunbookStep
 from runbooks.services import RunbookInput, StepInput, create_runbook
 
 DEMO_RUNBOOKS = [
@@ -87,4 +87,8 @@ def seed_demo_runbooks(*, team, author) -> int:
                 next_review_at=timezone.now() - timedelta(days=12)
             )
         created += 1
+    # The status-page step asks for a public update (the room's status page panel posts it).
+    RunbookStep.objects.filter(runbook__team=team, title="Update the status page").update(
+        asks_for="status_update"
+    )
     return created

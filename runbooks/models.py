@@ -127,6 +127,14 @@ class RunbookStep(models.Model):
     run_automatically = models.BooleanField(
         default=False, help_text="Run the action as soon as the runbook attaches (escalation L1)."
     )
+    # A step may ask for something another app offers in the incident room; the room's panel
+    # of that app does it (e.g. "status_update": the status page panel posts a public update).
+    asks_for = models.CharField(
+        max_length=32,
+        blank=True,
+        choices=[("", "nothing"), ("status_update", "a public status update")],
+        help_text="What this step asks the responder to do in the room.",
+    )
 
     class Meta:
         ordering = ["position", "id"]

@@ -14,7 +14,7 @@ from django.db import InterfaceError, OperationalError
 from django.db.models import F
 from django.utils import timezone
 
-from incidents import services
+from incidents import services, suppression
 from incidents.actors import Actor
 from incidents.ingest.payload import as_datetime, storable
 from incidents.models import (
@@ -111,7 +111,10 @@ def _apply_alerts(integration: Integration, normalized: dict, actor: Actor) -> I
         if not firing:
             # Resolutions (or stale repeats) for an incident that is no longer open: the raw
             # delivery is kept, nothing else changes.
+            suppression.cleared(service_id=integration.service_id, dedup_key=key)
             return None
+        if suppression.suppressed(_opening(integration, normalized, firing, actor)):
+            return None  # silenced (maintenance): the delivery is kept, the silence recorded
         incident, opened = services.open_incident(
             service=integration.service,
             title=normalized["title"],
@@ -180,6 +183,19 @@ def _apply_alerts(integration: Integration, normalized: dict, actor: Actor) -> I
             incident=incident, actor=actor, note="all of its alerts have resolved"
         )
     return incident
+
+
+def _opening(integration, normalized: dict, firing: list[dict], actor) -> suppression.Opening:
+    return suppression.Opening(
+        service=integration.service,
+        source=Source.INTEGRATION,
+        dedup_key=normalized["incident_key"],
+        title=normalized["title"],
+        severity=max(alert["severity"] for alert in firing),
+        summary=normalized.get("summary", ""),
+        actor_label=actor.label,
+        replay={"integration_id": integration.pk, "normalized": normalized},
+    )
 
 
 def _is_plain_repeat(alert: Alert, data: dict) -> bool:
