@@ -28,6 +28,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "performance-llm.md"
 SEED = """
 from accounts.models import Membership, Role, Team, User
 from accounts.tokens import create_token
+from incidents.actors import Actor
 from incidents.models import Service
 from llm.models import ModelEndpoint
 from llm.routing import recompute_route
@@ -47,7 +48,7 @@ for tier, name in ((1, "primary"), (2, "secondary")):
 recompute_route(service_id=service.pk, reason="bench set up")
 TelemetryEvent.objects.all().delete()
 TelemetryMinute.objects.all().delete()
-print("SEED", create_token(user=user, name="bench").plaintext)
+print("SEED", create_token(user=user, name="bench", actor=Actor.of_user(user)).plaintext)
 """
 
 

@@ -77,11 +77,17 @@ def severity_for(tier: int | None) -> int | None:
 
 
 def degradation_message(service: Service) -> str:
-    """What the avatar says when no tier is available (the service's own text, or the default).
+    """What the avatar says when no tier is available.
 
-    The status page's /degradation endpoint will own this text once it exists; until then the
-    service's LLM policy keeps it.
+    The words people wrote for this incident on the status page come first (the active public
+    update or its template: the same sentence ``/degradation`` answers); then the service's own
+    failover text; then the default. llm sits above statuspage, so it may ask it.
     """
+    from statuspage.degradation import current
+
+    shown = current(service)
+    if shown.degraded and shown.written:
+        return shown.message
     policy = LlmPolicy.objects.filter(service=service).only("degradation_message").first()
     return (policy.degradation_message if policy else "") or DEFAULT_DEGRADATION
 

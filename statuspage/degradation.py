@@ -48,6 +48,9 @@ class Degradation:
     since: datetime | None
     page_slugs: list[str] = field(default_factory=list)
     public: bool = False
+    # True when the message was written by people (an active public incident's template or
+    # update), False for the default sentence of the state.
+    written: bool = False
 
     @property
     def degraded(self) -> bool:
@@ -98,5 +101,6 @@ def current(service: Service, *, now: datetime | None = None) -> Degradation:
     )
     if active is not None:
         message = active.degradation_message
+    written = bool(message)
     message = message or _(DEFAULT_MESSAGES[ComponentStatus(worst_state)])
-    return Degradation(worst_state, message, since, pages, public)
+    return Degradation(worst_state, message, since, pages, public, written)

@@ -12,6 +12,7 @@ from vigil_failover import Degraded, FailoverClient, TelemetryReporter
 
 from accounts.models import Role
 from accounts.tokens import create_token
+from incidents.actors import Actor
 from llm import telemetry
 from llm.models import BreakerState, ModelEndpoint, RouteState, TelemetryEvent
 from llm.routing import recompute_route
@@ -39,7 +40,7 @@ def setup(model_server, service, live_server):
     )  # fmt: skip
     recompute_route(service_id=service.pk, reason="set up")
     user = MembershipFactory(team=service.team, role=Role.RESPONDER).user
-    token = create_token(user=user, name="avatar-gateway").plaintext
+    token = create_token(user=user, name="avatar-gateway", actor=Actor.of_user(user)).plaintext
     client = FailoverClient(
         vigil_url=live_server.url, token=token, service=service.slug,
         credentials={"primary": "sk-primary", "secondary": "sk-secondary"},

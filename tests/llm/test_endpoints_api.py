@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditLog
 from accounts.tokens import create_token
+from incidents.actors import Actor
 from llm.models import ModelEndpoint, RouteState
 from tests.llm.factories import ModelEndpointFactory
 
@@ -25,7 +26,9 @@ def _no_throttle(settings):
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {create_token(user=user, name='t').plaintext}")
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {create_token(user=user, name='t', actor=Actor.of_user(user)).plaintext}"
+    )
     return client
 
 

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from accounts.tokens import create_token
 from incidents import outbound
+from incidents.actors import Actor
 from incidents.models import Incident, Status
 from llm import webhooks
 from llm.breaker import BREAKER_FIELDS
@@ -121,7 +122,7 @@ def avatar(service):
     user = MembershipFactory(team=service.team, role=Role.VIEWER).user
     client = APIClient()
     client.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {create_token(user=user, name='avatar').plaintext}"
+        HTTP_AUTHORIZATION=f"Bearer {create_token(user=user, name='avatar', actor=Actor.of_user(user)).plaintext}"
     )
     return client
 
@@ -170,7 +171,7 @@ def test_route_of_unknown_or_foreign_service_is_404(three_tiers, service, avatar
     assert avatar.get("/api/v1/services/no-such-service/route").status_code == 404
     foreign = APIClient()
     foreign.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {create_token(user=outsider, name='x').plaintext}"
+        HTTP_AUTHORIZATION=f"Bearer {create_token(user=outsider, name='x', actor=Actor.of_user(outsider)).plaintext}"
     )
     assert foreign.get(f"/api/v1/services/{service.slug}/route").status_code == 404
     assert APIClient().get(f"/api/v1/services/{service.slug}/route").status_code == 401

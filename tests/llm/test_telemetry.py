@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role
 from accounts.tokens import create_token
+from incidents.actors import Actor
 from llm import telemetry
 from llm.models import Feedback, ModelProbeResult, TelemetryEvent, TelemetryMinute
 from tests.factories import MembershipFactory
@@ -31,7 +32,9 @@ def _no_throttle(settings):
 def gateway(service):
     user = MembershipFactory(team=service.team, role=Role.RESPONDER).user
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {create_token(user=user, name='gw').plaintext}")
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {create_token(user=user, name='gw', actor=Actor.of_user(user)).plaintext}"
+    )
     client.user = user
     return client
 
@@ -223,7 +226,7 @@ def test_feedback_takes_a_thumbs_down_with_comment(gateway, service, endpoint, o
                         format="json").status_code == 400  # fmt: skip
     foreign = APIClient()
     foreign.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {create_token(user=outsider, name='x').plaintext}"
+        HTTP_AUTHORIZATION=f"Bearer {create_token(user=outsider, name='x', actor=Actor.of_user(outsider)).plaintext}"
     )
     assert foreign.post("/api/v1/feedback", {"service": service.slug, "conversation": "c"},
                         format="json").status_code == 404  # fmt: skip

@@ -76,9 +76,13 @@ def test_private_setting_needs_a_read_only_token_of_the_team(
     page.degradation_public = False
     page.save()
     assert client.get(_url(service)).status_code == 404
-    stranger = create_token(user=outsider, name="x", read_only=True).plaintext
+    stranger = create_token(
+        user=outsider, name="x", read_only=True, actor=Actor.of_user(outsider)
+    ).plaintext
     assert client.get(_url(service), HTTP_AUTHORIZATION=f"Bearer {stranger}").status_code == 404
-    token = create_token(user=viewer, name="avatar", read_only=True).plaintext
+    token = create_token(
+        user=viewer, name="avatar", read_only=True, actor=Actor.of_user(viewer)
+    ).plaintext
     response = client.get(_url(service), HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 200 and "private" in response["Cache-Control"]
 
@@ -86,3 +90,21 @@ def test_private_setting_needs_a_read_only_token_of_the_team(
 def test_unknown_service_is_404(db, client):
     response = client.get("/api/v1/services/nope/degradation")
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+def test_model_route_with_no_tier_left_says_the_status_pages_words(
+    team, page, component, service, open_incident, committed, client
+):
+    """llm's failover answer and /degradation say the same sentence people wrote in advance."""
+    from llm.models import LlmPolicy
+    from llm.routing import degradation_message
+
+    LlmPolicy.objects.create(service=service, degradation_message="Failover text.")
+    assert degradation_message(service) == "Failover text."  # nothing published yet
+    page.auto_post_first_update = True
+    page.save()
+    TemplateFactory(team=team, degradation_message="{service} is resting; back soon.")
+    open_incident(service, severity=5)
+    said = client.get(_url(service)).json()["message"]
+    assert said == f"{service.name} is resting; back soon."
+    assert degradation_message(service) == said
