@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "runbooks",
     "postmortems",
     "statuspage",
+    "analytics",
+    "drills",
 ]
 
 MIDDLEWARE = [
@@ -351,3 +353,14 @@ INGEST_EVENT_RETENTION_DAYS = env_int("INGEST_EVENT_RETENTION_DAYS", 30, minimum
 LOGIN_THROTTLE_ACCOUNT_FAILURES = env_int("LOGIN_THROTTLE_ACCOUNT_FAILURES", 5, minimum=1)
 LOGIN_THROTTLE_IP_FAILURES = env_int("LOGIN_THROTTLE_IP_FAILURES", 30, minimum=1)
 LOGIN_THROTTLE_WINDOW_SECONDS = env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 900, minimum=1)
+
+# --- analytics and drills ---
+# Days back a report may reach; older ranges are clamped to it (and the page says so).
+ANALYTICS_RETENTION_DAYS = env_int("ANALYTICS_RETENTION_DAYS", 1095, minimum=1)
+# Business hours for on-call load, in each person's time zone, as "first-last" (hours 0-24);
+# pages outside them or on a weekend count as out of hours.
+ANALYTICS_BUSINESS_HOURS = tuple(
+    int(h) for h in env_str("ANALYTICS_BUSINESS_HOURS", "8-18").split("-", 1)
+)
+# Drill incidents page real people only when this is 1 (or the drill itself asks for it).
+DRILLS_PAGE_PEOPLE = env_bool("DRILLS_PAGE_PEOPLE", False)
