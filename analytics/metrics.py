@@ -274,7 +274,8 @@ def _timing_rows(scope: Scope, group: str | None) -> dict[object, TimingRow]:
         bucket = values.setdefault(key, {name: [] for name in TIMINGS})
         for name, duration in zip(TIMINGS, durations, strict=True):
             if duration is not None:
-                bucket[name].append(duration)
+                # julianday() carries ~0.1 ms of float noise: durations are whole milliseconds.
+                bucket[name].append(round(duration, 3))
     for key, bucket in values.items():
         for name, durations in bucket.items():
             durations.sort()
@@ -285,10 +286,15 @@ def _timing_rows(scope: Scope, group: str | None) -> dict[object, TimingRow]:
     return rows
 
 
-def timings(scope: Scope) -> dict:
-    """MTTD/MTTA/MTTM/MTTR (median and p90, seconds) overall, per severity and per service."""
+def timings_overall(scope: Scope) -> TimingRow:
     overall = _timing_rows(scope, None).get(None) or TimingRow(key=None, label="")
     overall.label = "all"
+    return overall
+
+
+def timings(scope: Scope) -> dict:
+    """MTTD/MTTA/MTTM/MTTR (median and p90, seconds) overall, per severity and per service."""
+    overall = timings_overall(scope)
     by_severity = _timing_rows(scope, "severity")
     for severity, row in by_severity.items():
         row.label = f"{severity} – {Severity(severity).label}"

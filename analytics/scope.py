@@ -84,8 +84,10 @@ def _parse_moment(name: str, raw: str, *, end: bool) -> datetime:
     """A date (a whole day: the end date is included) or an ISO 8601 date-time."""
     raw = raw.strip()
     try:
-        moment = parse_datetime(raw)
-        day = None if moment else parse_date(raw)
+        # A bare date first: Python's fromisoformat (inside parse_datetime) would read
+        # "2026-03-31" as that midnight, and the end date would lose its whole day.
+        day = parse_date(raw) if len(raw) <= 10 else None
+        moment = None if day else parse_datetime(raw)
     except ValueError:
         raise ScopeError(name, _("%(value)r is not a valid date") % {"value": raw[:40]}) from None
     if moment is None and day is None:
@@ -133,14 +135,21 @@ def _parse_severities(raw: str) -> tuple[int, ...]:
     return tuple(sorted(chosen))
 
 
-def teams_for(user) -> list[Team]:
-    return list(Team.objects.filter(pk__in=team_ids_of(user)).order_by("name", "pk"))
+def parse_scope(
+    user,
+    params,
+    *,
+    now: datetime | None = None,
+    default_team_id: int | None = None,
+    visible_team_ids: list[int] | None = None,
+) -> Scope:
+    """Build the scope from query parameters. Another team's team or service is a 404.
 
-
-def parse_scope(user, params, *, now: datetime | None = None) -> Scope:
-    """Build the scope from query parameters. Another team's team or service is a 404."""
+    Without ``team`` the report is for ``default_team_id`` (the team chosen in the page's
+    switcher) when the user may see it, else for the user's first team.
+    """
     now = now or timezone.now()
-    visible = team_ids_of(user)
+    visible = visible_team_ids if visible_team_ids is not None else team_ids_of(user)
     raw_team = (params.get("team") or "").strip()
     if raw_team:
         try:
@@ -149,8 +158,12 @@ def parse_scope(user, params, *, now: datetime | None = None) -> Scope:
             raise ScopeError("team", _("give the team's id")) from None
         if team_id not in visible:
             raise NotFound(_("No such team in your teams."))
+    elif default_team_id in visible:
+        team_id = default_team_id
     elif visible:
-        team_id = teams_for(user)[0].pk
+        team_id = (
+            Team.objects.filter(pk__in=visible).order_by("name", "pk").values_list("pk", flat=True)
+        )[0]
     else:
         raise NotFound(_("You are not a member of any team."))
     team = Team.objects.get(pk=team_id)

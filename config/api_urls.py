@@ -16,6 +16,8 @@ API_APPS = [
     "runbooks",
     "postmortems",
     "statuspage",
+    "analytics",
+    "drills",
 ]
 
 router = DefaultRouter()

@@ -20,5 +20,7 @@ urlpatterns = [
     path("runbooks/", include("runbooks.urls")),
     path("postmortems/", include("postmortems.urls")),
     path("status/", include("statuspage.urls")),
+    path("analytics/", include("analytics.urls")),
+    path("drills/", include("drills.urls")),
     path("", include("accounts.urls")),
 ]

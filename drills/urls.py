@@ -1,0 +1,9 @@
+from django.urls import path
+
+from drills import views
+
+app_name = "drills"
+
+urlpatterns = [
+    path("", views.drill_list, name="list"),
+]
