@@ -364,3 +364,5 @@ ANALYTICS_BUSINESS_HOURS = tuple(
 )
 # Drill incidents page real people only when this is 1 (or the drill itself asks for it).
 DRILLS_PAGE_PEOPLE = env_bool("DRILLS_PAGE_PEOPLE", False)
+# Target for acknowledging a drill incident, in seconds (a drill may set its own).
+DRILLS_ACK_TARGET_SECONDS = env_int("DRILLS_ACK_TARGET_SECONDS", 300, minimum=1)
