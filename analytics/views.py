@@ -7,16 +7,22 @@ from datetime import timedelta
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
 
-from analytics import charts, metrics, quarters, tables
+from accounts.permissions import Action, can
+from analytics import charts, metrics, quarters, services, tables
+from analytics.panel import score_panel_context
 from analytics.scope import Scope, parse_scope
 from analytics.templatetags.analytics_format import duration as _duration
 from analytics.templatetags.analytics_format import money as _money
-from config.errors import NotFound
-from config.web import wants_fragment
+from config.errors import Forbidden, InvalidInput, NotFound
+from config.web import see_other, wants_fragment
+from incidents.access import get_incident_for_user
+from incidents.actors import Actor
 from incidents.models import Service, Severity
 
 TONE_OF_SEVERITY = {s: f"sev{s}" for s in Severity.values}
@@ -157,3 +163,45 @@ def export_csv(request: HttpRequest, name: str) -> HttpResponse:
     filename = f"vigil-{scope.team.slug}-{name}-{scope.start:%Y%m%d}-{scope.end:%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _int_field(request: HttpRequest, name: str, low: int, high: int) -> int:
+    raw = (request.POST.get(name) or "").strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise InvalidInput(
+            _("%(name)s: give a whole number from %(low)s to %(high)s")
+            % {"name": name, "low": low, "high": high}
+        )
+    return value
+
+
+@login_required
+@require_POST
+def score_incident(request: HttpRequest, pk: int) -> HttpResponse:
+    """Score the impact with the posted inputs and accept or keep the suggested severity."""
+    incident = get_incident_for_user(request.user, pk)
+    if not can(request.user, incident.team_id, Action.RESPOND):
+        raise Forbidden(_("Your role in this team does not allow this (responder or above)."))
+    decision = request.POST.get("decision")
+    if decision not in ("accept", "keep"):
+        raise InvalidInput(_("decision: give accept or keep"))
+    incident = services.decide_on_score(
+        incident=incident,
+        actor=Actor.of_request(request),
+        accept=decision == "accept",
+        users_affected_percent=_int_field(request, "users_affected_percent", 0, 100),
+        failover_tier=_int_field(request, "failover_tier", 0, 3),
+        data_loss=bool(request.POST.get("data_loss")),
+        customer_facing=bool(request.POST.get("customer_facing")),
+        note=request.POST.get("note", ""),
+    )
+    if request.htmx:
+        incident = get_incident_for_user(request.user, pk)
+        context = {"incident": incident, **score_panel_context(incident, request.user)}
+        response = render(request, "analytics/_score_panel.html", context)
+        return trigger_client_event(response, "incidentChanged", {"id": incident.pk})
+    return see_other(reverse("incident-room", args=[incident.pk]))
