@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search clean
+.PHONY: run test install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search bench-analytics clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,8 +64,11 @@ bench-api: install
 bench-search: install
 	$(BIN)/python bench/learn_search.py
 
+bench-analytics: install
+	$(BIN)/python bench/analytics.py
+
 # Every benchmark, one after another (about 15 minutes; needs PostgreSQL and Redis).
-bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search
+bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search bench-analytics
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
