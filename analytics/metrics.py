@@ -25,11 +25,12 @@ Definitions (docs/analytics.md has them with worked examples):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -57,7 +58,7 @@ from django.db.models.functions import (
 from django.utils import timezone
 
 from analytics.scope import Scope
-from analytics.sql import Epoch, PercentileCont, has_percentile_aggregate, percentile_of
+from analytics.sql import Epoch, has_percentile_aggregate, percentile_of, without_jit
 from incidents.models import Alert, Incident, Service, Severity, Source
 from monitoring.models import Heartbeat, HeartbeatPing, PingKind, Probe, ProbeResult
 from oncall.models import EscalationState, Notification
@@ -73,6 +74,7 @@ from postmortems.models import (
 # How much of an hour of a severity-N incident counts as an hour of outage for availability.
 SEVERITY_WEIGHT = {1: 0.1, 2: 0.25, 3: 0.5, 4: 0.75, 5: 1.0}
 TIMINGS = ("ttd", "tta", "ttm", "ttr")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # --- the incidents a report reads ----------------------------------------------------------
@@ -124,27 +126,38 @@ def _alert_signal() -> Subquery:
 
 
 def _probe_signal() -> Subquery:
-    """The first failing (or slow) result after the last good one before the trigger."""
+    """The first failing (or slow) result after the last good one before the trigger.
+
+    The last good result is found once per incident (it depends only on the incident), so each
+    incident costs two index range scans on (probe, at), however many results the probe has.
+    """
     failing = Q(ok=False) | Q(error="slow")
-    probe_id = (
-        Probe.objects.filter(service_id=OuterRef(OuterRef("service_id")))
-        .annotate(key=_key("probe:"))
-        .filter(key=OuterRef(OuterRef("dedup_key")))
-        .values("id")[:1]
-    )
+
+    def probe_id(depth: int):
+        ref = OuterRef("service_id"), OuterRef("dedup_key")
+        for _ in range(depth - 1):
+            ref = OuterRef(ref[0]), OuterRef(ref[1])
+        return (
+            Probe.objects.filter(service_id=ref[0])
+            .annotate(key=_key("probe:"))
+            .filter(key=ref[1])
+            .values("id")[:1]
+        )
+
     last_good = (
         ProbeResult.objects.filter(
-            probe_id=OuterRef("probe_id"), at__lt=OuterRef(OuterRef("triggered_at"))
+            probe_id=Subquery(probe_id(3)), at__lt=OuterRef(OuterRef("triggered_at"))
         )
         .exclude(failing)
         .order_by("-at")
         .values("at")[:1]
     )
     first_failing = (
-        ProbeResult.objects.filter(failing, probe_id=Subquery(probe_id))
-        .filter(at__lte=OuterRef("triggered_at"))
-        .annotate(last_good=Subquery(last_good))
-        .filter(Q(last_good__isnull=True) | Q(at__gt=F("last_good")))
+        ProbeResult.objects.filter(failing, probe_id=Subquery(probe_id(2)))
+        .filter(
+            at__lte=OuterRef("triggered_at"),
+            at__gt=Coalesce(Subquery(last_good), Value(EPOCH)),
+        )
         .order_by("at")
         .values("at")[:1]
     )
@@ -225,38 +238,66 @@ class TimingRow:
     p90: dict = field(default_factory=lambda: dict.fromkeys(TIMINGS))
 
 
-_COUNTS = {
-    "incidents": Count("pk"),
-    "open": Count("pk", filter=Q(resolved_at__isnull=True)),
-    "never_acknowledged": Count("pk", filter=Q(acknowledged_at__isnull=True)),
-    "reopened": Count("pk", filter=Q(reopen_count__gt=0)),
-}
+_GROUPINGS = {None: "overall", "severity": "severity", "service_id": "service_id"}
+
+
+def _timings_postgres(scope: Scope) -> dict[str, dict[object, TimingRow]]:
+    """All three groupings (overall, per severity, per service) in one statement.
+
+    The per-incident durations are computed once in a subquery (``OFFSET 0`` keeps PostgreSQL
+    from inlining it, which would repeat the signal subqueries in every aggregate), then
+    aggregated with ``percentile_cont`` over GROUPING SETS.
+    """
+    inner = with_timings(incidents_in(scope)).order_by().values(
+        "severity", "service_id", "resolved_at", "acknowledged_at", "reopen_count",
+        "t_trigger", "t_signal", "tta", "ttm", "ttr",
+    )  # fmt: skip
+    inner_sql, params = inner.query.sql_with_params()
+    percentiles = []
+    for name in TIMINGS:
+        for fraction in (0.5, 0.9):
+            percentiles.append(f"percentile_cont({fraction}) WITHIN GROUP (ORDER BY {name})")
+    # Only fixed names and Django's own parametrised SQL are put together here.
+    sql = f"""
+        SELECT GROUPING(severity) AS g_severity, GROUPING(service_id) AS g_service,
+               severity, service_id, COUNT(*) AS incidents,
+               COUNT(*) FILTER (WHERE resolved_at IS NULL) AS open,
+               COUNT(*) FILTER (WHERE acknowledged_at IS NULL) AS never_acknowledged,
+               COUNT(*) FILTER (WHERE reopen_count > 0) AS reopened,
+               {", ".join(percentiles)}
+        FROM (
+            SELECT *, CASE WHEN t_signal IS NULL THEN NULL
+                           ELSE GREATEST(t_trigger - t_signal, 0) END AS ttd
+            FROM ({inner_sql} OFFSET 0) AS measured
+        ) AS durations
+        GROUP BY GROUPING SETS ((), (severity), (service_id))
+    """  # noqa: S608
+    result: dict[str, dict[object, TimingRow]] = {name: {} for name in _GROUPINGS.values()}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for record in cursor.fetchall():
+            g_severity, g_service, severity, service_id, *counts_and_percentiles = record
+            if g_severity and g_service:
+                grouping, key = "overall", None
+            elif not g_severity:
+                grouping, key = "severity", severity
+            else:
+                grouping, key = "service_id", service_id
+            row = TimingRow(key=key, label="")
+            row.incidents, row.open, row.never_acknowledged, row.reopened = counts_and_percentiles[
+                :4
+            ]
+            values = iter(counts_and_percentiles[4:])
+            for name in TIMINGS:
+                row.median[name] = next(values)
+                row.p90[name] = next(values)
+            result[grouping][key] = row
+    return result
 
 
 def _timing_rows(scope: Scope, group: str | None) -> dict[object, TimingRow]:
     queryset = with_timings(incidents_in(scope))
     rows: dict[object, TimingRow] = {}
-    if has_percentile_aggregate():
-        aggregates = dict(_COUNTS)
-        for name in TIMINGS:
-            aggregates[f"{name}_median"] = PercentileCont(name, 0.5)
-            aggregates[f"{name}_p90"] = PercentileCont(name, 0.9)
-        if group is None:
-            results = [{"key": None, **queryset.aggregate(**aggregates)}]
-        else:
-            results = (
-                queryset.order_by().values(group).annotate(**aggregates).values(group, *aggregates)
-            )
-            results = [{"key": r.pop(group), **r} for r in results]
-        for result in results:
-            row = TimingRow(key=result["key"], label="")
-            for name in _COUNTS:
-                setattr(row, name, result[name] or 0)
-            for name in TIMINGS:
-                row.median[name] = result[f"{name}_median"]
-                row.p90[name] = result[f"{name}_p90"]
-            rows[row.key] = row
-        return rows
     # SQLite: no ordered-set aggregate. Fetch the computed durations (one query) and
     # interpolate as percentile_cont does.
     values: dict[object, dict[str, list[float]]] = {}
@@ -286,19 +327,30 @@ def _timing_rows(scope: Scope, group: str | None) -> dict[object, TimingRow]:
     return rows
 
 
+def _all_timing_rows(scope: Scope) -> dict[str, dict[object, TimingRow]]:
+    if has_percentile_aggregate():
+        return _timings_postgres(scope)
+    return {name: _timing_rows(scope, group) for group, name in _GROUPINGS.items()}
+
+
 def timings_overall(scope: Scope) -> TimingRow:
-    overall = _timing_rows(scope, None).get(None) or TimingRow(key=None, label="")
+    return _labelled_overall(_all_timing_rows(scope))
+
+
+def _labelled_overall(rows: dict[str, dict[object, TimingRow]]) -> TimingRow:
+    overall = rows["overall"].get(None) or TimingRow(key=None, label="")
     overall.label = "all"
     return overall
 
 
 def timings(scope: Scope) -> dict:
     """MTTD/MTTA/MTTM/MTTR (median and p90, seconds) overall, per severity and per service."""
-    overall = timings_overall(scope)
-    by_severity = _timing_rows(scope, "severity")
+    rows = _all_timing_rows(scope)
+    overall = _labelled_overall(rows)
+    by_severity = rows["severity"]
     for severity, row in by_severity.items():
         row.label = f"{severity} – {Severity(severity).label}"
-    by_service = _timing_rows(scope, "service_id")
+    by_service = rows["service_id"]
     names = dict(Service.objects.filter(pk__in=list(by_service)).values_list("pk", "name"))
     for service_id, row in by_service.items():
         row.label = names.get(service_id, str(service_id))
@@ -552,12 +604,20 @@ def oncall_load(scope: Scope) -> list[dict]:
 
     One query for the totals plus one per distinct time zone among the people paged.
     """
+    # The incident filters as a join (not IN over every incident of the team).
+    incident_filters = {"incident__team_id": scope.team.pk}
+    if scope.service is not None:
+        incident_filters["incident__service_id"] = scope.service.pk
+    if scope.severities:
+        incident_filters["incident__severity__in"] = scope.severities
+    if not scope.include_drills:
+        incident_filters["incident__is_drill"] = False
     pages = Notification.objects.filter(
         purpose="page",
         recipient__isnull=False,
         created_at__gte=scope.start,
         created_at__lt=scope.end,
-        incident__in=_filtered(scope).values("pk"),
+        **incident_filters,
     ).order_by()
     totals = list(
         pages.values("recipient_id", "recipient__username", "recipient__time_zone").annotate(
@@ -596,6 +656,7 @@ def oncall_load(scope: Scope) -> list[dict]:
 # --- the whole report -------------------------------------------------------------------------
 
 
+@without_jit
 def report(scope: Scope) -> dict:
     return {
         "scope": scope,

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from analytics import metrics
 from analytics.scope import Scope, ScopeError
+from analytics.sql import without_jit
 
 RESILIENCE_SHARE = (Decimal("0.10"), Decimal("0.15"))
 MAX_BUDGET = Decimal("1000000000000")  # 10^12: beyond any avatar's budget, within Decimal(14,2)
@@ -115,6 +116,7 @@ def parse_budget(raw: str | None) -> Decimal | None:
     return value.quantize(Decimal("0.01"))
 
 
+@without_jit
 def quarter_over_quarter(
     scope: Scope, *, quarter: Quarter | None = None, budget: Decimal | None = None, count: int = 4
 ) -> dict:

@@ -1,18 +1,19 @@
 """Database expressions the reports are built from, for PostgreSQL and SQLite alike.
 
 Durations are computed as differences of epoch seconds (floats), which both databases
-aggregate natively. Percentiles use ``percentile_cont`` on PostgreSQL; SQLite has no ordered-set
-aggregates, so there the (already computed, per-row) durations are fetched sorted and
-interpolated exactly as ``percentile_cont`` does (``percentile_of``).
+aggregate natively. Percentiles use ``percentile_cont`` on PostgreSQL (analytics.metrics); SQLite
+has no ordered-set aggregates, so there the (already computed, per-row) durations are fetched
+and interpolated exactly as ``percentile_cont`` does (``percentile_of``).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
-from django.db import connection
-from django.db.models import Aggregate, FloatField, Func
+from django.db import connection, transaction
+from django.db.models import FloatField, Func
 
 
 class Epoch(Func):
@@ -25,20 +26,6 @@ class Epoch(Func):
         return self.as_sql(
             compiler, conn, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)", **extra
         )
-
-
-class PercentileCont(Aggregate):
-    """PostgreSQL's continuous percentile (linear interpolation between neighbours)."""
-
-    function = "percentile_cont"
-    output_field = FloatField()
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    allow_distinct = False
-
-    def __init__(self, expression, fraction: float, **extra):
-        if not 0 <= fraction <= 1:
-            raise ValueError("fraction must lie in [0, 1]")
-        super().__init__(expression, fraction=repr(float(fraction)), **extra)
 
 
 def has_percentile_aggregate() -> bool:
@@ -55,3 +42,23 @@ def percentile_of(sorted_values: Sequence[float], fraction: float) -> float | No
     high = min(low + 1, n - 1)
     weight = position - low
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * weight
+
+
+def without_jit(function):
+    """Run a report query with PostgreSQL's JIT off (``SET LOCAL`` in a transaction).
+
+    The correlated signal subqueries make the planner's cost estimates large, so JIT compiles
+    the whole expression tree with full optimisation: seconds of compilation on a busy machine
+    for a query that runs in tens of milliseconds. Elsewhere a no-op.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        if connection.vendor != "postgresql":
+            return function(*args, **kwargs)
+        with transaction.atomic(savepoint=False):
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+            return function(*args, **kwargs)
+
+    return wrapper

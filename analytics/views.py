@@ -17,6 +17,7 @@ from accounts.permissions import Action, can
 from analytics import charts, metrics, quarters, services, tables
 from analytics.panel import score_panel_context
 from analytics.scope import Scope, parse_scope
+from analytics.sql import without_jit
 from analytics.templatetags.analytics_format import duration as _duration
 from analytics.templatetags.analytics_format import money as _money
 from config.errors import Forbidden, InvalidInput, NotFound
@@ -156,7 +157,7 @@ def export_csv(request: HttpRequest, name: str) -> HttpResponse:
         table = tables.quarters_table(quarters.quarter_over_quarter(scope, quarter=quarter))
     elif name in tables.TABLES:
         compute, tabulate = tables.TABLES[name]
-        table = tabulate(compute(scope))
+        table = tabulate(without_jit(compute)(scope))
     else:
         raise NotFound(_("No such table: %(name)s.") % {"name": name[:40]})
     response = HttpResponse(tables.to_csv(table), content_type="text/csv; charset=utf-8")

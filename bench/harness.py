@@ -74,9 +74,18 @@ def _ensure_wrk() -> str:
 
 
 class BenchServer:
-    def __init__(self, name: str, *, workers: int = 4, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        workers: int = 4,
+        env: dict[str, str] | None = None,
+        startup_seconds: float = 30,
+    ):
         self.name = name
         self.workers = workers
+        # How long gunicorn may take to answer /healthz (longer on a shared, loaded machine).
+        self.startup_seconds = startup_seconds
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = Path(tempfile.gettempdir()) / f"vigil-bench-{name}"
@@ -123,7 +132,7 @@ class BenchServer:
             ],
             cwd=ROOT, env=self.env,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.startup_seconds
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:  # noqa: S310
@@ -132,7 +141,7 @@ class BenchServer:
             except OSError:
                 time.sleep(0.2)
         self.__exit__(None, None, None)
-        raise RuntimeError("gunicorn did not come up within 30 s")
+        raise RuntimeError(f"gunicorn did not come up within {self.startup_seconds:.0f} s")
 
     def __exit__(self, *exc) -> None:
         if self.process and self.process.poll() is None:

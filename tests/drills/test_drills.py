@@ -103,6 +103,10 @@ def test_drill_end_to_end_with_the_real_probe_engine(
     )
     assert measured["recover"]["target_seconds"] == service.rto_minutes * 60
     assert report["all_marked_drill"] is True and report["people_paged"] >= 1
+    page = client.get(reverse("drills:detail", args=[drill.pk])).content.decode()
+    assert "every one marked DRILL" in page and incident.reference in page
+    room = client.get(reverse("incident-room", args=[incident.pk])).content.decode()
+    assert "DRILL — a game day, not a real outage." in room
 
     # Drills stay out of the real statistics unless asked for.
     now = timezone.now()
