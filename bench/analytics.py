@@ -213,12 +213,12 @@ def main() -> None:
             ("quarters API (5 quarters)", f"/api/v1/analytics/quarters/?team={team}", "GET"),
             ("ROI page", f"/analytics/roi/?team={team}&budget=100000", "GET"),
         ]  # fmt: skip
-        code = IN_PROCESS.replace("PATHS", repr(json.dumps(pages))).replace("REQUESTS", "40")
+        code = IN_PROCESS.replace("PATHS", repr(json.dumps(pages))).replace("REQUESTS", "20")
         figures = json.loads(_tagged(server.shell(code), "INPROCESS"))
         say(f"machine: {machine()}; shared with seven other engineers' work during this run")
         say(f"{prep['incidents']:,} incidents over two years in the report's team")
         say("")
-        say("server time in-process (Django handler, DEBUG off, 40 requests each):")
+        say("server time in-process (Django handler, DEBUG off, 20 requests each):")
         base_p95 = figures[pages[0][0]][1]
         for label, (p50, p95, worst) in figures.items():
             ratio = (

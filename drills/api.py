@@ -127,13 +127,20 @@ class DrillViewSet(
             raise ApiNotFound("No such service in your teams.")
         self.require(service.team_id)
         actor = Actor.of_request(self.request)
+        from django.db import transaction
         from django.utils import timezone
 
+        # One transaction: a drill that cannot start now (409) is not left behind scheduled.
+        with transaction.atomic():
+            drill = self._schedule(data, service, actor, timezone.now())
+        serializer.instance = drill
+
+    def _schedule(self, data, service, actor, now):
         drill = services.schedule_drill(
             service=service,
             name=data["name"],
             scenario=data["scenario"],
-            starts_at=data.get("starts_at") or timezone.now(),
+            starts_at=data.get("starts_at") or now,
             duration_minutes=data["duration_minutes"],
             probe=data.get("probe"),
             heartbeat=data.get("heartbeat"),
@@ -146,7 +153,7 @@ class DrillViewSet(
         )
         if data.get("start_now"):
             drill = services.start_drill(drill=drill, actor=actor)
-        serializer.instance = drill
+        return drill
 
     @extend_schema(request=None, responses=DrillSerializer, summary="Start a scheduled drill now")
     @action(detail=True, methods=["post"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -65,23 +66,29 @@ def drill_new(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             actor = Actor.of_request(request)
-            drill = services.schedule_drill(
-                service=data["service"],
-                name=data["name"],
-                scenario=data["scenario"],
-                starts_at=data["starts_at"] or timezone.now(),
-                duration_minutes=data["duration_minutes"],
-                probe=data["probe"],
-                heartbeat=data["heartbeat"],
-                alert=data["alert"],
-                latency_ms=data["latency_ms"],
-                actor=actor,
-            )
-            if data["start_now"] and data["starts_at"] is None:
-                drill = services.start_drill(drill=drill, actor=actor)
+            with transaction.atomic():  # a drill that cannot start (409) is not left scheduled
+                drill = _schedule(data, actor)
             return see_other(reverse("drills:detail", args=[drill.pk]))
         status = 400
     return render(request, "drills/new.html", {"nav": "drills", "form": form}, status=status)
+
+
+def _schedule(data: dict, actor: Actor) -> Drill:
+    drill = services.schedule_drill(
+        service=data["service"],
+        name=data["name"],
+        scenario=data["scenario"],
+        starts_at=data["starts_at"] or timezone.now(),
+        duration_minutes=data["duration_minutes"],
+        probe=data["probe"],
+        heartbeat=data["heartbeat"],
+        alert=data["alert"],
+        latency_ms=data["latency_ms"],
+        actor=actor,
+    )
+    if data["start_now"] and data["starts_at"] is None:
+        drill = services.start_drill(drill=drill, actor=actor)
+    return drill
 
 
 def _detail_context(request: HttpRequest, drill: Drill) -> dict:

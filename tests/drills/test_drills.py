@@ -155,6 +155,7 @@ def test_second_running_drill_on_the_same_probe_is_409(client, service, probe, m
     response = _schedule(client, service, probe)
     assert response.status_code == 409
     assert "already has a running drill" in response.json()["error"]["message"]
+    assert Drill.objects.count() == 1  # the refused one was not left behind, scheduled
 
 
 def test_drill_on_another_teams_service_or_probe_is_404(client, service, probe, manager):
