@@ -7,7 +7,7 @@ comes from ``?team=`` (default: the caller's first team); another team is a 404.
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -210,6 +210,12 @@ _SCOPE_PARAMETERS = [
 ]
 
 
+_NOT_YOURS = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description="No such team or service in your teams (the JSON error shape).",
+)
+
+
 class AnalyticsViewSet(TeamScopedMixin, viewsets.GenericViewSet):
     """Reports over the caller's teams (the mixin restricts ``get_queryset`` to them)."""
 
@@ -231,7 +237,7 @@ class AnalyticsViewSet(TeamScopedMixin, viewsets.GenericViewSet):
     @extend_schema(
         summary="The analytics report",
         parameters=_SCOPE_PARAMETERS,
-        responses=ReportSerializer,
+        responses={200: ReportSerializer, 404: _NOT_YOURS},
     )
     @action(detail=False, methods=["get"])
     def report(self, request):
@@ -248,7 +254,7 @@ class AnalyticsViewSet(TeamScopedMixin, viewsets.GenericViewSet):
                 "budget", OpenApiTypes.NUMBER, description="Operating budget per quarter."
             ),
         ],
-        responses=QuartersSerializer,
+        responses={200: QuartersSerializer, 404: _NOT_YOURS},
     )
     @action(detail=False, methods=["get"], serializer_class=QuartersSerializer)
     def quarters(self, request):
