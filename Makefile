@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n auto --maxprocesses $(TEST_WORKERS))
 
-.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search bench-monitors bench-text bench-llm bench-status clean chaos
+.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search bench-monitors bench-text bench-llm bench-status bench-analytics clean chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -88,8 +88,11 @@ bench-llm: install
 bench-status: install
 	$(BIN)/python bench/status.py
 
+bench-analytics: install
+	$(BIN)/python bench/analytics.py
+
 # Every benchmark, one after another (needs PostgreSQL and Redis).
-bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search bench-monitors bench-text bench-llm bench-status
+bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search bench-monitors bench-text bench-llm bench-status bench-analytics
 
 # The chaos suite (docs/reliability.md): own PostgreSQL cluster, Redis, web, worker and beat on
 # loopback, crashed on purpose; about 10 minutes. `make test` runs its short form (tests/chaos).

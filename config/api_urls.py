@@ -17,6 +17,8 @@ API_APPS = [
     "postmortems",
     "statuspage",
     "llm",
+    "analytics",
+    "drills",
 ]
 
 router = DefaultRouter()

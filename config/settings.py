@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "statuspage",
     "ops",
     "llm",
+    "analytics",
+    "drills",
 ]
 
 MIDDLEWARE = [
@@ -477,3 +479,15 @@ STATUSPAGE_SWEEP_SECONDS = env_int("STATUSPAGE_SWEEP_SECONDS", 30, minimum=1)
 STATUSPAGE_SUBSCRIBER_MAX_PER_HOUR = env_int("STATUSPAGE_SUBSCRIBER_MAX_PER_HOUR", 20, minimum=1)
 # Seconds a subscription confirmation or unsubscribe link stays valid.
 STATUSPAGE_LINK_MAX_AGE = env_int("STATUSPAGE_LINK_MAX_AGE", 7 * 86400, minimum=60)
+# --- analytics and drills ---
+# Days back a report may reach; older ranges are clamped to it (and the page says so).
+ANALYTICS_RETENTION_DAYS = env_int("ANALYTICS_RETENTION_DAYS", 1095, minimum=1)
+# Business hours for on-call load, in each person's time zone, as "first-last" (hours 0-24);
+# pages outside them or on a weekend count as out of hours.
+ANALYTICS_BUSINESS_HOURS = tuple(
+    int(h) for h in env_str("ANALYTICS_BUSINESS_HOURS", "8-18").split("-", 1)
+)
+# Drill incidents page real people only when this is 1 (or the drill itself asks for it).
+DRILLS_PAGE_PEOPLE = env_bool("DRILLS_PAGE_PEOPLE", False)
+# Target for acknowledging a drill incident, in seconds (a drill may set its own).
+DRILLS_ACK_TARGET_SECONDS = env_int("DRILLS_ACK_TARGET_SECONDS", 300, minimum=1)

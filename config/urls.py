@@ -23,5 +23,7 @@ urlpatterns = [
     path("postmortems/", include("postmortems.urls")),
     path("status/", include("statuspage.urls")),
     path("llm/", include("llm.urls")),
+    path("analytics/", include("analytics.urls")),
+    path("drills/", include("drills.urls")),
     path("", include("accounts.urls")),
 ]

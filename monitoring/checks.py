@@ -61,6 +61,8 @@ class Outcome:
     status_code: int | None = None
     error: str = ErrorCategory.NONE
     message: str = ""
+    # Injected by a game day (monitoring.injection): the incident it opens is a drill.
+    drill: bool = False
 
     @property
     def kind(self) -> str:

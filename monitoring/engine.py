@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
-from monitoring import services
+from monitoring import injection, services
 from monitoring.checks import Outcome, ProbeSpec, stream_kind_outcomes, stream_outcomes
 from monitoring.models import Probe, ProbeResult, ProbeState
 from monitoring.probe_kinds import probe_kind
@@ -188,6 +188,7 @@ def record_outcomes(outcomes: list[Outcome], *, claimed_at: datetime) -> dict[in
     """
     if not outcomes:
         return {}
+    outcomes = injection.inject(outcomes)
     by_probe = {o.probe_id: o for o in outcomes}
     changed: dict[int, str] = {}
     with transaction.atomic():

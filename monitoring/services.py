@@ -17,6 +17,7 @@ from incidents import services as incident_services
 from incidents import suppression
 from incidents.actors import Actor
 from incidents.models import Incident, Source
+from monitoring import injection
 from monitoring.models import Heartbeat, Probe, ProbeState
 
 
@@ -85,6 +86,7 @@ def _open_or_rescale(*, probe, title, severity, summary, reason, outcome) -> Inc
         summary=summary,
         dedup_key=probe.dedup_key,
         source=Source.PROBE,
+        is_drill=getattr(outcome, "drill", False),
         data=_details(probe, outcome),
     )
     if not created and incident.severity != severity:
@@ -245,6 +247,7 @@ def heartbeat_went_down(
             summary=reason,
             dedup_key=heartbeat.dedup_key,
             source=Source.PROBE,
+            is_drill=injection.heartbeat_in_drill(heartbeat.pk),
             data={"heartbeat_id": heartbeat.pk, "uuid": str(heartbeat.uuid)},
         )
         return incident
@@ -257,6 +260,8 @@ def heartbeat_recovered(*, heartbeat_id: int, now: datetime | None = None) -> In
         heartbeat = Heartbeat.objects.select_for_update().get(pk=heartbeat_id)
         if heartbeat.state == ProbeState.UP:
             return None
+        if injection.heartbeat_in_drill(heartbeat.pk):
+            return None  # a game day keeps it silent until the drill ends
         old_state = heartbeat.state
         heartbeat.state = ProbeState.UP
         heartbeat.state_changed_at = now

@@ -134,7 +134,12 @@ def create_level_notifications(
     def fresh(key: str) -> bool:
         return f"{prefix}:{key}"[:200] not in existing
 
-    if purpose == "page":
+    # A drill must not harm anything outside Vigil: automated actions (restarts, failovers)
+    # never run for one, and people are paged only when DRILLS_PAGE_PEOPLE says so.
+    quiet_drill = incident.is_drill and not settings.DRILLS_PAGE_PEOPLE
+    if purpose == "page" and incident.is_drill and level_spec.get("actions"):
+        labels.append("drill: automated actions skipped")
+    if purpose == "page" and not incident.is_drill:
         for spec in level_spec.get("actions", []):
             key = f"a{spec['id']}"
             if fresh(key):
@@ -156,6 +161,10 @@ def create_level_notifications(
         )
 
     users, notes = recipients_of(level_spec, now=now)
+    if quiet_drill and users:
+        # Game days go through the real path but never wake people unless configured.
+        notes.append(f"drill: {len(users)} people not paged (DRILLS_PAGE_PEOPLE is off)")
+        users = []
     for user in users:
         destinations = _destinations_of(user)
         if not destinations:

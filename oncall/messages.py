@@ -22,6 +22,7 @@ def incident_facts(incident) -> dict:
         "summary": incident.summary,
         "url": incident_url(incident),
         "triggered_at": incident.triggered_at.isoformat(),
+        "is_drill": incident.is_drill,
     }
 
 
@@ -33,6 +34,9 @@ def build_message(
         what_happened = f"{what} (for your information: {reason})"
     else:
         what_happened = f"{what} ({reason}, not yet acknowledged)"
+    if incident.is_drill:
+        # Every message about a game day says so first, whatever the channel shows of it.
+        what_happened = f"DRILL (game day, not a real outage): {what_happened}"
     return {
         "incident": incident_facts(incident),
         "level": level,
@@ -47,6 +51,8 @@ def build_message(
 def message_subject(payload: dict) -> str:
     incident = payload["incident"]
     prefix = "[Vigil FYI]" if payload.get("purpose") == "inform" else "[Vigil]"
+    if incident.get("is_drill"):
+        prefix = f"[DRILL] {prefix}"
     return (
         f"{prefix} {incident['reference']} sev {incident['severity']} "
         f"({incident['severity_label']}): {incident['title']}"
@@ -56,6 +62,11 @@ def message_subject(payload: dict) -> str:
 def message_text(payload: dict) -> str:
     incident = payload["incident"]
     lines = [
+        *(
+            ["DRILL: this is a game day, not a real outage.", ""]
+            if incident.get("is_drill")
+            else []
+        ),
         f"{incident['reference']}: {incident['title']}",
         f"Severity: {incident['severity']} ({incident['severity_label']})",
         f"Service: {incident['service']}",

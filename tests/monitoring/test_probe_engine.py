@@ -159,7 +159,8 @@ def test_many_probes_in_one_batch_use_constant_queries(
     target, service, django_assert_max_num_queries
 ):
     probes = [ProbeFactory(service=service, url=target.url) for _ in range(30)]
-    with django_assert_max_num_queries(6):
+    # 6, plus one on a cold cache: the game days' running-probe lookup (cached afterwards).
+    with django_assert_max_num_queries(7):
         changed = engine.run_batch([p.pk for p in probes], claimed_at=timezone.now())
     assert len(changed) == 30  # new -> up
     assert ProbeResult.objects.count() == 30

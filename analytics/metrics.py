@@ -1,0 +1,683 @@
+"""The report's figures, each computed by the database in a fixed number of queries.
+
+Definitions (docs/analytics.md has them with worked examples):
+
+- An incident belongs to a range when it **triggered** inside it (``start <= triggered_at < end``);
+  counts, MTTx, compliance and escalation depth use those incidents.
+- **Impact start** is the post-mortem's recorded ``impact_started_at`` when earlier than the
+  trigger, else the trigger (the same rule as the post-mortem's own facts).
+- **MTTD**: first failing signal -> trigger. The signal is the earliest alert ``startsAt`` (at or
+  before the trigger), the first failing or slow probe result of the streak that opened the
+  incident, or the moment a heartbeat's missed ping was due (last success + period). Incidents
+  without a signal (declared by hand) have no MTTD.
+- **MTTA**: latest (re)trigger -> acknowledgement; never-acknowledged incidents have none and
+  are counted apart.
+- **MTTM**: impact start -> mitigation (an incident resolved without a mitigation step was
+  mitigated at the latest when it was resolved).
+- **MTTR**: impact start -> resolution. A reopened incident counts once, from its first impact
+  to its final resolution. Open incidents have none and are counted apart.
+- **Downtime** (availability and cost) uses every incident whose impact window overlaps the
+  range, clipped to it; open incidents count up to now (or the range end). Availability weighs
+  the clipped time by severity (``SEVERITY_WEIGHT``); cost is the clipped time x the service's
+  cost per hour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    FloatField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import (
+    Cast,
+    Coalesce,
+    Concat,
+    ExtractHour,
+    ExtractIsoWeekDay,
+    Greatest,
+    Least,
+)
+from django.utils import timezone
+
+from analytics.scope import Scope
+from analytics.sql import Epoch, has_percentile_aggregate, percentile_of, without_jit
+from incidents.models import Alert, Incident, Service, Severity, Source
+from monitoring.models import Heartbeat, HeartbeatPing, PingKind, Probe, ProbeResult
+from oncall.models import EscalationState, Notification
+from postmortems.models import (
+    CATEGORY_OF,
+    FACTOR_CHOICES,
+    OPEN_ITEM_STATUSES,
+    ActionItem,
+    ContributingFactor,
+    FactorCategory,
+)
+
+# How much of an hour of a severity-N incident counts as an hour of outage for availability.
+SEVERITY_WEIGHT = {1: 0.1, 2: 0.25, 3: 0.5, 4: 0.75, 5: 1.0}
+TIMINGS = ("ttd", "tta", "ttm", "ttr")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# --- the incidents a report reads ----------------------------------------------------------
+
+
+def _filtered(scope: Scope) -> QuerySet:
+    queryset = Incident.objects.filter(team_id=scope.team.pk)
+    if scope.service is not None:
+        queryset = queryset.filter(service_id=scope.service.pk)
+    if scope.severities:
+        queryset = queryset.filter(severity__in=scope.severities)
+    if not scope.include_drills:
+        queryset = queryset.filter(is_drill=False)
+    return queryset
+
+
+def incidents_in(scope: Scope) -> QuerySet:
+    """Incidents that triggered inside the range."""
+    return _filtered(scope).filter(triggered_at__gte=scope.start, triggered_at__lt=scope.end)
+
+
+def _impact_start():
+    return Case(
+        When(
+            postmortem__impact_started_at__lt=F("triggered_at"),
+            then=F("postmortem__impact_started_at"),
+        ),
+        default=F("triggered_at"),
+    )
+
+
+def _key(prefix: str) -> Concat:
+    return Concat(Value(prefix), Cast("id", CharField()), output_field=CharField())
+
+
+def _alert_signal() -> Subquery:
+    first = (
+        Alert.objects.filter(
+            incident_id=OuterRef("pk"),
+            starts_at__isnull=False,
+            starts_at__lte=OuterRef("triggered_at"),
+        )
+        .order_by()
+        .values("incident_id")
+        .annotate(first=Min("starts_at"))
+        .values("first")
+    )
+    return Subquery(first[:1])
+
+
+def _probe_signal() -> Subquery:
+    """The first failing (or slow) result after the last good one before the trigger.
+
+    The last good result is found once per incident (it depends only on the incident), so each
+    incident costs two index range scans on (probe, at), however many results the probe has.
+    """
+    failing = Q(ok=False) | Q(error="slow")
+
+    def probe_id(depth: int):
+        ref = OuterRef("service_id"), OuterRef("dedup_key")
+        for _ in range(depth - 1):
+            ref = OuterRef(ref[0]), OuterRef(ref[1])
+        return (
+            Probe.objects.filter(service_id=ref[0])
+            .annotate(key=_key("probe:"))
+            .filter(key=ref[1])
+            .values("id")[:1]
+        )
+
+    last_good = (
+        ProbeResult.objects.filter(
+            probe_id=Subquery(probe_id(3)), at__lt=OuterRef(OuterRef("triggered_at"))
+        )
+        .exclude(failing)
+        .order_by("-at")
+        .values("at")[:1]
+    )
+    first_failing = (
+        ProbeResult.objects.filter(failing, probe_id=Subquery(probe_id(2)))
+        .filter(
+            at__lte=OuterRef("triggered_at"),
+            at__gt=Coalesce(Subquery(last_good), Value(EPOCH)),
+        )
+        .order_by("at")
+        .values("at")[:1]
+    )
+    return Subquery(first_failing)
+
+
+def _heartbeat_signal():
+    """Epoch seconds at which the missed ping was due: last success before the trigger + period."""
+    heartbeat = (
+        Heartbeat.objects.filter(service_id=OuterRef("service_id"))
+        .annotate(key=_key("heartbeat:"))
+        .filter(key=OuterRef("dedup_key"))
+    )
+    heartbeat_id = (
+        Heartbeat.objects.filter(service_id=OuterRef(OuterRef("service_id")))
+        .annotate(key=_key("heartbeat:"))
+        .filter(key=OuterRef(OuterRef("dedup_key")))
+        .values("id")[:1]
+    )
+    last_success = (
+        HeartbeatPing.objects.filter(
+            heartbeat_id=Subquery(heartbeat_id),
+            kind=PingKind.SUCCESS,
+            at__lt=OuterRef("triggered_at"),
+        )
+        .order_by("-at")
+        .values("at")[:1]
+    )
+    period = Subquery(heartbeat.values("period_seconds")[:1])
+    return Epoch(Subquery(last_success)) + Cast(period, FloatField())
+
+
+def with_timings(queryset: QuerySet) -> QuerySet:
+    """Annotate ``ttd``, ``tta``, ``ttm``, ``ttr`` in seconds (NULL where not measurable)."""
+    probe_or_heartbeat = Q(source=Source.PROBE)
+    queryset = queryset.annotate(
+        t_trigger=Epoch("triggered_at"),
+        t_impact=Epoch(_impact_start()),
+        t_signal=Case(
+            When(source=Source.INTEGRATION, then=Epoch(_alert_signal())),
+            When(
+                probe_or_heartbeat & Q(dedup_key__startswith="probe:"),
+                then=Epoch(_probe_signal()),
+            ),
+            When(
+                probe_or_heartbeat & Q(dedup_key__startswith="heartbeat:"),
+                then=_heartbeat_signal(),
+            ),
+            default=Value(None, output_field=FloatField()),
+            output_field=FloatField(),
+        ),
+    )
+    return queryset.annotate(
+        ttd=Case(
+            When(t_signal__isnull=True, then=Value(None, output_field=FloatField())),
+            When(t_signal__gt=F("t_trigger"), then=Value(0.0)),
+            default=F("t_trigger") - F("t_signal"),
+            output_field=FloatField(),
+        ),
+        tta=Epoch("acknowledged_at") - Epoch(Coalesce("reopened_at", "triggered_at")),
+        ttm=Epoch(Coalesce("mitigated_at", "resolved_at")) - F("t_impact"),
+        ttr=Epoch("resolved_at") - F("t_impact"),
+    )
+
+
+# --- timings -------------------------------------------------------------------------------
+
+
+@dataclass
+class TimingRow:
+    key: object  # None (all), a severity, a service id
+    label: str
+    incidents: int = 0
+    open: int = 0
+    never_acknowledged: int = 0
+    reopened: int = 0
+    median: dict = field(default_factory=lambda: dict.fromkeys(TIMINGS))
+    p90: dict = field(default_factory=lambda: dict.fromkeys(TIMINGS))
+
+
+_GROUPINGS = {None: "overall", "severity": "severity", "service_id": "service_id"}
+
+
+def _timings_postgres(scope: Scope) -> dict[str, dict[object, TimingRow]]:
+    """All three groupings (overall, per severity, per service) in one statement.
+
+    The per-incident durations are computed once in a subquery (``OFFSET 0`` keeps PostgreSQL
+    from inlining it, which would repeat the signal subqueries in every aggregate), then
+    aggregated with ``percentile_cont`` over GROUPING SETS.
+    """
+    inner = with_timings(incidents_in(scope)).order_by().values(
+        "severity", "service_id", "resolved_at", "acknowledged_at", "reopen_count",
+        "t_trigger", "t_signal", "tta", "ttm", "ttr",
+    )  # fmt: skip
+    inner_sql, params = inner.query.sql_with_params()
+    percentiles = []
+    for name in TIMINGS:
+        for fraction in (0.5, 0.9):
+            percentiles.append(f"percentile_cont({fraction}) WITHIN GROUP (ORDER BY {name})")
+    # Only fixed names and Django's own parametrised SQL are put together here.
+    sql = f"""
+        SELECT GROUPING(severity) AS g_severity, GROUPING(service_id) AS g_service,
+               severity, service_id, COUNT(*) AS incidents,
+               COUNT(*) FILTER (WHERE resolved_at IS NULL) AS open,
+               COUNT(*) FILTER (WHERE acknowledged_at IS NULL) AS never_acknowledged,
+               COUNT(*) FILTER (WHERE reopen_count > 0) AS reopened,
+               {", ".join(percentiles)}
+        FROM (
+            SELECT *, CASE WHEN t_signal IS NULL THEN NULL
+                           ELSE GREATEST(t_trigger - t_signal, 0) END AS ttd
+            FROM ({inner_sql} OFFSET 0) AS measured
+        ) AS durations
+        GROUP BY GROUPING SETS ((), (severity), (service_id))
+    """  # noqa: S608
+    result: dict[str, dict[object, TimingRow]] = {name: {} for name in _GROUPINGS.values()}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for record in cursor.fetchall():
+            g_severity, g_service, severity, service_id, *counts_and_percentiles = record
+            if g_severity and g_service:
+                grouping, key = "overall", None
+            elif not g_severity:
+                grouping, key = "severity", severity
+            else:
+                grouping, key = "service_id", service_id
+            row = TimingRow(key=key, label="")
+            row.incidents, row.open, row.never_acknowledged, row.reopened = counts_and_percentiles[
+                :4
+            ]
+            values = iter(counts_and_percentiles[4:])
+            for name in TIMINGS:
+                row.median[name] = next(values)
+                row.p90[name] = next(values)
+            result[grouping][key] = row
+    return result
+
+
+def _timing_rows(scope: Scope, group: str | None) -> dict[object, TimingRow]:
+    queryset = with_timings(incidents_in(scope))
+    rows: dict[object, TimingRow] = {}
+    # SQLite: no ordered-set aggregate. Fetch the computed durations (one query) and
+    # interpolate as percentile_cont does.
+    values: dict[object, dict[str, list[float]]] = {}
+    fields = [group] if group else []
+    for record in queryset.order_by().values_list(
+        *fields, "resolved_at", "acknowledged_at", "reopen_count", *TIMINGS
+    ):
+        key = record[0] if group else None
+        resolved_at, acknowledged_at, reopen_count, *durations = record[len(fields) :]
+        row = rows.setdefault(key, TimingRow(key=key, label=""))
+        row.incidents += 1
+        row.open += resolved_at is None
+        row.never_acknowledged += acknowledged_at is None
+        row.reopened += reopen_count > 0
+        bucket = values.setdefault(key, {name: [] for name in TIMINGS})
+        for name, duration in zip(TIMINGS, durations, strict=True):
+            if duration is not None:
+                # julianday() carries ~0.1 ms of float noise: durations are whole milliseconds.
+                bucket[name].append(round(duration, 3))
+    for key, bucket in values.items():
+        for name, durations in bucket.items():
+            durations.sort()
+            rows[key].median[name] = percentile_of(durations, 0.5)
+            rows[key].p90[name] = percentile_of(durations, 0.9)
+    if group is None and not rows:
+        rows[None] = TimingRow(key=None, label="")
+    return rows
+
+
+def _all_timing_rows(scope: Scope) -> dict[str, dict[object, TimingRow]]:
+    if has_percentile_aggregate():
+        return _timings_postgres(scope)
+    return {name: _timing_rows(scope, group) for group, name in _GROUPINGS.items()}
+
+
+def timings_overall(scope: Scope) -> TimingRow:
+    return _labelled_overall(_all_timing_rows(scope))
+
+
+def _labelled_overall(rows: dict[str, dict[object, TimingRow]]) -> TimingRow:
+    overall = rows["overall"].get(None) or TimingRow(key=None, label="")
+    overall.label = "all"
+    return overall
+
+
+def timings(scope: Scope) -> dict:
+    """MTTD/MTTA/MTTM/MTTR (median and p90, seconds) overall, per severity and per service."""
+    rows = _all_timing_rows(scope)
+    overall = _labelled_overall(rows)
+    by_severity = rows["severity"]
+    for severity, row in by_severity.items():
+        row.label = f"{severity} – {Severity(severity).label}"
+    by_service = rows["service_id"]
+    names = dict(Service.objects.filter(pk__in=list(by_service)).values_list("pk", "name"))
+    for service_id, row in by_service.items():
+        row.label = names.get(service_id, str(service_id))
+    return {
+        "overall": overall,
+        "by_severity": [by_severity[k] for k in sorted(by_severity)],
+        "by_service": sorted(by_service.values(), key=lambda r: (r.label, r.key)),
+    }
+
+
+# --- downtime, availability, cost -------------------------------------------------------------
+
+
+def _weight():
+    return Case(
+        *[When(severity=s, then=Value(w)) for s, w in SEVERITY_WEIGHT.items()],
+        default=Value(1.0),
+        output_field=FloatField(),
+    )
+
+
+def _overlapping(scope: Scope) -> QuerySet:
+    """Incidents whose impact window overlaps the range, with the overlap in seconds."""
+    start, until = scope.start.timestamp(), scope.until.timestamp()
+    queryset = (
+        _filtered(scope)
+        .filter(Q(triggered_at__lt=scope.end) | Q(postmortem__impact_started_at__lt=scope.end))
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=scope.start))
+    )
+    return queryset.annotate(
+        o_start=Greatest(Epoch(_impact_start()), Value(start)),
+        o_end=Least(Coalesce(Epoch("resolved_at"), Value(until)), Value(until)),
+    ).annotate(
+        overlap=Case(
+            When(o_end__gt=F("o_start"), then=F("o_end") - F("o_start")),
+            default=Value(0.0),
+            output_field=FloatField(),
+        )
+    )
+
+
+@dataclass
+class ServiceDowntime:
+    service_id: int
+    name: str
+    slug: str
+    incidents: int
+    downtime_seconds: float
+    weighted_seconds: float
+    availability: float | None  # 0..1
+    cost_per_hour: Decimal
+    cost: Decimal
+
+
+def money(value) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def downtime(scope: Scope) -> dict:
+    """Per service (every service of the team, or the chosen one): clipped downtime, severity-
+    weighted availability over the range, and cost. Two queries."""
+    per_service = {
+        row["service_id"]: row
+        for row in _overlapping(scope)
+        .order_by()
+        .values("service_id")
+        .annotate(
+            n=Count("pk"),
+            seconds=Sum("overlap"),
+            weighted=Sum(F("overlap") * _weight(), output_field=FloatField()),
+        )
+    }
+    services = Service.objects.filter(team_id=scope.team.pk)
+    if scope.service is not None:
+        services = services.filter(pk=scope.service.pk)
+    rows = []
+    total_seconds = scope.seconds
+    for service in services.order_by("name", "pk"):
+        found = per_service.get(service.pk, {})
+        seconds = float(found.get("seconds") or 0.0)
+        weighted = float(found.get("weighted") or 0.0)
+        availability = None
+        if total_seconds > 0:
+            availability = max(0.0, 1.0 - weighted / total_seconds)
+        rows.append(
+            ServiceDowntime(
+                service_id=service.pk,
+                name=service.name,
+                slug=service.slug,
+                incidents=found.get("n", 0),
+                downtime_seconds=seconds,
+                weighted_seconds=weighted,
+                availability=availability,
+                cost_per_hour=service.downtime_cost_per_hour,
+                cost=money(Decimal(seconds) / Decimal(3600) * service.downtime_cost_per_hour),
+            )
+        )
+    return {
+        "services": rows,
+        "downtime_seconds": sum(r.downtime_seconds for r in rows),
+        "cost": money(sum((r.cost for r in rows), Decimal(0))),
+    }
+
+
+# --- RTO / RPO compliance ------------------------------------------------------------------
+
+
+def compliance(scope: Scope) -> dict:
+    """Share of resolved incidents recovered within the service's RTO, and of recorded
+    data-loss windows within its RPO. Incidents without a target or measurement are 'unknown'."""
+    queryset = with_timings(incidents_in(scope)).annotate(
+        data_loss=Epoch("postmortem__data_loss_until") - Epoch("postmortem__data_loss_from")
+    )
+    rto_known = Q(ttr__isnull=False, service__rto_minutes__isnull=False)
+    rpo_known = Q(data_loss__isnull=False, service__rpo_minutes__isnull=False)
+    result = queryset.aggregate(
+        rto_met=Count("pk", filter=rto_known & Q(ttr__lte=F("service__rto_minutes") * 60.0)),
+        rto_measured=Count("pk", filter=rto_known),
+        rpo_met=Count("pk", filter=rpo_known & Q(data_loss__lte=F("service__rpo_minutes") * 60.0)),
+        rpo_measured=Count("pk", filter=rpo_known),
+        total=Count("pk"),
+    )
+
+    def rate(met, measured):
+        return met / measured if measured else None
+
+    return {
+        "rto": {
+            "met": result["rto_met"],
+            "missed": result["rto_measured"] - result["rto_met"],
+            "unknown": result["total"] - result["rto_measured"],
+            "rate": rate(result["rto_met"], result["rto_measured"]),
+        },
+        "rpo": {
+            "met": result["rpo_met"],
+            "missed": result["rpo_measured"] - result["rpo_met"],
+            "unknown": result["total"] - result["rpo_measured"],
+            "rate": rate(result["rpo_met"], result["rpo_measured"]),
+        },
+    }
+
+
+# --- counts --------------------------------------------------------------------------------
+
+
+def counts(scope: Scope) -> dict:
+    """Incidents by severity and by source; post-mortem factors by category and by factor."""
+    incidents = incidents_in(scope).order_by()
+    by_severity = dict(incidents.values_list("severity").annotate(n=Count("pk")))
+    by_source = dict(incidents.values_list("source").annotate(n=Count("pk")))
+    factors = (
+        ContributingFactor.objects.filter(postmortem__incident__in=incidents.values("pk"))
+        .order_by()
+        .values_list("factor")
+        .annotate(n=Count("postmortem__incident_id", distinct=True))
+    )
+    by_factor = dict(factors)
+    by_category: dict[str, int] = dict.fromkeys(FactorCategory.values, 0)
+    category_incidents = (
+        ContributingFactor.objects.filter(postmortem__incident__in=incidents.values("pk"))
+        .order_by()
+        .values_list("category")
+        .annotate(n=Count("postmortem__incident_id", distinct=True))
+    )
+    by_category.update(dict(category_incidents))
+    return {
+        "by_severity": [
+            {"severity": s, "label": Severity(s).label, "incidents": by_severity.get(s, 0)}
+            for s in sorted(Severity.values, reverse=True)
+        ],
+        "by_source": [
+            {"source": s, "label": label, "incidents": by_source.get(s, 0)}
+            for s, label in Source.choices
+        ],
+        "by_category": [
+            {"category": c, "label": label, "incidents": by_category.get(c, 0)}
+            for c, label in FactorCategory.choices
+        ],
+        "by_factor": [
+            {
+                "factor": key,
+                "label": label,
+                "category": CATEGORY_OF[key],
+                "incidents": by_factor.get(key, 0),
+            }
+            for key, label in FACTOR_CHOICES
+        ],
+    }
+
+
+# --- escalation depth ----------------------------------------------------------------------
+
+
+def escalation_depth(scope: Scope) -> dict:
+    """How far escalation went before someone acknowledged (or it ran out): per level reached."""
+    reached = dict(
+        EscalationState.objects.filter(incident__in=incidents_in(scope).values("pk"))
+        .order_by()
+        .values_list("current_level")
+        .annotate(n=Count("pk"))
+    )
+    total = sum(reached.values())
+    levels = [{"level": level, "incidents": reached.get(level, 0)} for level in (0, 1, 2, 3, 4)]
+    deep = sum(n for level, n in reached.items() if level >= 3)
+    top = reached.get(4, 0)
+    return {
+        "levels": levels,
+        "escalated": total,
+        "reached_l3": deep,
+        "reached_l4": top,
+        "l3_rate": deep / total if total else None,
+        "l4_rate": top / total if total else None,
+    }
+
+
+# --- action items --------------------------------------------------------------------------
+
+
+def action_items(scope: Scope, *, today=None, limit: int = 20) -> dict:
+    """Open and overdue follow-up items of the team's post-mortems (their state today)."""
+    today = today or timezone.localdate(scope.now)
+    items = ActionItem.objects.filter(postmortem__team_id=scope.team.pk)
+    if scope.service is not None:
+        items = items.filter(postmortem__incident__service_id=scope.service.pk)
+    if not scope.include_drills:
+        items = items.filter(postmortem__incident__is_drill=False)
+    is_open = Q(status__in=OPEN_ITEM_STATUSES)
+    overdue = is_open & Q(due_date__lt=today)
+    totals = items.aggregate(open=Count("pk", filter=is_open), overdue=Count("pk", filter=overdue))
+    oldest = list(
+        items.filter(overdue)
+        .select_related("owner", "postmortem")
+        .order_by("due_date", "priority", "pk")[:limit]
+    )
+    return {"open": totals["open"], "overdue": totals["overdue"], "overdue_items": oldest}
+
+
+# --- on-call load --------------------------------------------------------------------------
+
+
+def _zone(name: str):
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def oncall_load(scope: Scope) -> list[dict]:
+    """Pages per person in the range: incidents they were paged for, messages sent, and pages
+    out of hours (before/after business hours or on a weekend, in the person's own time zone).
+
+    One query for the totals plus one per distinct time zone among the people paged.
+    """
+    # The incident filters as a join (not IN over every incident of the team).
+    incident_filters = {"incident__team_id": scope.team.pk}
+    if scope.service is not None:
+        incident_filters["incident__service_id"] = scope.service.pk
+    if scope.severities:
+        incident_filters["incident__severity__in"] = scope.severities
+    if not scope.include_drills:
+        incident_filters["incident__is_drill"] = False
+    pages = Notification.objects.filter(
+        purpose="page",
+        recipient__isnull=False,
+        created_at__gte=scope.start,
+        created_at__lt=scope.end,
+        **incident_filters,
+    ).order_by()
+    totals = list(
+        pages.values("recipient_id", "recipient__username", "recipient__time_zone").annotate(
+            incidents=Count("incident_id", distinct=True), messages=Count("pk")
+        )
+    )
+    first_hour, last_hour = settings.ANALYTICS_BUSINESS_HOURS
+    out_of_hours: dict[int, int] = {}
+    for zone_name in sorted({row["recipient__time_zone"] for row in totals}):
+        zone = _zone(zone_name)
+        late = (
+            pages.filter(recipient__time_zone=zone_name)
+            .annotate(
+                hour=ExtractHour("created_at", tzinfo=zone),
+                weekday=ExtractIsoWeekDay("created_at", tzinfo=zone),
+            )
+            .filter(Q(hour__lt=first_hour) | Q(hour__gte=last_hour) | Q(weekday__gte=6))
+            .values_list("recipient_id")
+            .annotate(n=Count("incident_id", distinct=True))
+        )
+        out_of_hours.update(dict(late))
+    rows = [
+        {
+            "user_id": row["recipient_id"],
+            "name": row["recipient__username"],
+            "incidents": row["incidents"],
+            "messages": row["messages"],
+            "out_of_hours": out_of_hours.get(row["recipient_id"], 0),
+        }
+        for row in totals
+    ]
+    rows.sort(key=lambda r: (-r["incidents"], r["name"]))
+    return rows
+
+
+# --- the whole report -------------------------------------------------------------------------
+
+
+@without_jit
+def report(scope: Scope) -> dict:
+    return {
+        "scope": scope,
+        "timings": timings(scope),
+        "downtime": downtime(scope),
+        "compliance": compliance(scope),
+        "counts": counts(scope),
+        "escalation": escalation_depth(scope),
+        "action_items": action_items(scope),
+        "oncall": oncall_load(scope),
+    }
+
+
+def first_signal_at(incident: Incident) -> datetime | None:
+    """The first failing signal of one incident (for the drill report), from the same SQL."""
+    seconds = (
+        with_timings(Incident.objects.filter(pk=incident.pk))
+        .values_list("t_signal", flat=True)
+        .first()
+    )
+    if seconds is None:
+        return None
+    # SQLite's julianday() carries ~0.1 ms of float noise: round to the millisecond.
+    return datetime.fromtimestamp(round(seconds, 3), tz=timezone.get_current_timezone())
