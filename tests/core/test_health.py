@@ -27,6 +27,14 @@ def _use_broker(url):
 
     app.conf.broker_url = url
     app.pool.force_close_all()
+    # A force-closed pool refuses every later acquire ("Acquire on closed pool"), and kombu
+    # keeps producer pools in a process-wide registry: clear it too, so the next publish in
+    # this process (another test's after-commit enqueue, even an eager one) builds new pools.
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 @pytest.fixture
