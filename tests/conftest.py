@@ -68,7 +68,7 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-def redis_prefix(redis_url, worker_id, request):
+def redis_prefix(redis_url, request):
     """A cache KEY_PREFIX of this test's own on the shared Redis database.
 
     Parallel workers (pytest-xdist) share REDIS_URL's database and may number their rows alike
@@ -78,7 +78,8 @@ def redis_prefix(redis_url, worker_id, request):
     import redis
 
     name = re.sub(r"[^A-Za-z0-9_]+", "-", request.node.name)  # no glob characters in SCAN
-    prefix = f"vigil-test-{worker_id}-{name}"[:120]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # also without the xdist plugin
+    prefix = f"vigil-test-{worker}-{name}"[:120]
     yield prefix
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(f"{prefix}:*"):
