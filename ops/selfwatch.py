@@ -78,8 +78,11 @@ def problems(now: float | None = None) -> dict[str, str]:
     until SELFWATCH_STALE_SECONDS have passed since Vigil first looked."""
     now = now or time.time()
     stale = settings.SELFWATCH_STALE_SECONDS
-    cache.add(WATCHING_SINCE_KEY, now, None)
-    values = cache.get_many([BEAT_KEY, WORKER_KEY, BACKLOG_KEY, PING_KEY, WATCHING_SINCE_KEY])
+    try:
+        cache.add(WATCHING_SINCE_KEY, now, None)
+        values = cache.get_many([BEAT_KEY, WORKER_KEY, BACKLOG_KEY, PING_KEY, WATCHING_SINCE_KEY])
+    except Exception as exc:  # the banner is on every page: a cache outage must not be a 500
+        return {"cache": f"the cache (Redis) is unreachable, self-watch cannot tell: {exc}"}
     watching = _age(values.get(WATCHING_SINCE_KEY), now) or 0.0
     found: dict[str, str] = {}
     beat_age = _age(values.get(BEAT_KEY), now)

@@ -250,7 +250,7 @@ def test_runbook_step_asking_for_an_update_links_to_the_status_panel(
     )
     RunbookStep.objects.create(runbook=runbook, title="Tell customers", asks_for="status_update")
     incident = open_incident(service, severity=2)
-    attach_runbook(incident=incident, runbook=runbook, reason="manual")
+    attach_runbook(incident=incident, runbook=runbook, reason="manual", actor=Actor.system("test"))
     client.force_login(responder)
     html = client.get(f"/incidents/{incident.pk}/").content.decode()
     assert 'href="#panel-statuspage"' in html
