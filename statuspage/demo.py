@@ -115,5 +115,15 @@ def seed_demo_statuspage(*, team, author) -> str:
         )
         if made:
             added.append(f"template {spec['name']}")
+    # Incidents the demo opened before this page existed get their first public update now,
+    # as they would have had the page been there (idempotent: one per page and incident).
+    from incidents.models import Incident
+    from statuspage.services.updates import draft_first_updates
+
+    for incident_id in (
+        Incident.objects.open().filter(team=team, is_drill=False).values_list("pk", flat=True)
+    ):
+        if draft_first_updates(incident_id=incident_id):
+            added.append(f"first public update for incident {incident_id}")
     invalidate_pages([page.slug])
     return ", ".join(added)
