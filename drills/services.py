@@ -434,7 +434,7 @@ def findings_to_action_items(*, drill: Drill, actor: Actor, extra: list[str] | N
         raise InvalidInput(_("findings: write at least one finding, one per line"))
     incident = Incident.objects.get(pk=drill.incident_id)
     with transaction.atomic():
-        postmortem, _created = drafting.create_draft(incident=incident, by=actor.user_or_none)
+        postmortem, _created = drafting.create_draft(incident=incident, actor=actor)
         existing = set(
             ActionItem.objects.filter(postmortem=postmortem).values_list("title", flat=True)
         )
@@ -443,7 +443,7 @@ def findings_to_action_items(*, drill: Drill, actor: Actor, extra: list[str] | N
             if line in existing:
                 continue
             created.append(
-                followup.add_action_item(postmortem=postmortem, by=actor.user_or_none, title=line)
+                followup.add_action_item(postmortem=postmortem, actor=actor, title=line)
             )
         _audit("drill.action_items_created", drill=drill, actor=actor,
                data={"count": len(created)})  # fmt: skip
