@@ -442,9 +442,7 @@ def findings_to_action_items(*, drill: Drill, actor: Actor, extra: list[str] | N
         for line in dict.fromkeys(lines):
             if line in existing:
                 continue
-            created.append(
-                followup.add_action_item(postmortem=postmortem, actor=actor, title=line)
-            )
+            created.append(followup.add_action_item(postmortem=postmortem, actor=actor, title=line))
         _audit("drill.action_items_created", drill=drill, actor=actor,
                data={"count": len(created)})  # fmt: skip
     return postmortem, created
