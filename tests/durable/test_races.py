@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 import oncall.escalation
@@ -18,30 +16,9 @@ from incidents.models import EventDispatch
 from incidents.outbox import receiver_name, redispatch_due
 from oncall.auditor import audit_escalations
 from oncall.models import EscalationState, Notification
+from tests.concurrency import run_concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_concurrently(fn, times=4):
-    barrier = threading.Barrier(times)
-    results, errors = [], []
-
-    def worker():
-        try:
-            barrier.wait()
-            results.append(fn())
-        except Exception as exc:  # surfaced by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(times)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    return results
 
 
 calls: list[int] = []
@@ -69,7 +46,7 @@ def test_four_concurrent_sweeps_dispatch_each_event_once(service, ladder, inject
         )  # as if the process had died before its commit
 
         later = timezone.now() + timedelta(hours=1)
-        ran = run_concurrently(lambda: redispatch_due(now=later))
+        ran = run_concurrently(lambda: redispatch_due(now=later), times=4)
     finally:
         events.incident_opened.disconnect(dispatch_uid="test-slow")
 
@@ -89,7 +66,7 @@ def test_two_auditors_at_once_repair_a_never_started_escalation_once(service, la
     Notification.objects.filter(incident=incident).delete()
 
     later = timezone.now() + timedelta(minutes=5)
-    reports = run_concurrently(lambda: audit_escalations(now=later))
+    reports = run_concurrently(lambda: audit_escalations(now=later), times=4)
 
     assert sorted(len(r.started) for r in reports) == [0, 0, 0, 1]
     assert EscalationState.objects.filter(incident=incident).count() == 1

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection
 from django.utils import timezone
 
 from incidents import services as incident_services
@@ -15,32 +13,11 @@ from incidents.actors import Actor
 from oncall.delivery import create_level_notifications, deliver_notification
 from oncall.escalation import fire_due_step
 from oncall.models import EscalationState, Notification, NotificationStatus
+from tests.concurrency import run_concurrently
 from tests.factories import UserFactory
 from tests.oncall.factories import ChannelFactory, EscalationLevelFactory, EscalationPolicyFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_concurrently(fn, times=5):
-    barrier = threading.Barrier(times)
-    results, errors = [], []
-
-    def worker():
-        try:
-            barrier.wait()
-            results.append(fn())
-        except Exception as exc:  # surfaced by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(times)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    return results
 
 
 def test_the_same_step_fired_five_times_at_once_notifies_once(team, service, responder):
