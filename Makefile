@@ -95,7 +95,7 @@ bench-analytics: install
 bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search bench-monitors bench-text bench-llm bench-status bench-analytics
 
 # The chaos suite (docs/reliability.md): own PostgreSQL cluster, Redis, web, worker and beat on
-# loopback, crashed on purpose; about 10 minutes. `make test` runs its short form (tests/chaos).
+# loopback, crashed on purpose; about 11 minutes. `make test` runs its short form (tests/chaos).
 chaos: install
 	$(BIN)/python scripts/chaos.py
 
