@@ -360,6 +360,11 @@ INGEST_INTEGRATION_CACHE_SECONDS = env_int("INGEST_INTEGRATION_CACHE_SECONDS", 5
 INGEST_SWEEP_SECONDS = env_int("INGEST_SWEEP_SECONDS", 15, minimum=1)
 # Days applied deliveries (raw bodies) are kept; 0 = forever.
 INGEST_EVENT_RETENTION_DAYS = env_int("INGEST_EVENT_RETENTION_DAYS", 30, minimum=0)
+# Pending deliveries a worker claims and applies at once, coalesced by group (issue 12).
+INGEST_APPLY_BATCH_SIZE = env_int("INGEST_APPLY_BATCH_SIZE", 500, minimum=1)
+# Seconds a web process remembers a group it accepted; a group it has not seen for that long
+# is marked urgent (likely a new outage) and applied before queued repeats.
+INGEST_URGENT_MEMORY_SECONDS = env_int("INGEST_URGENT_MEMORY_SECONDS", 600, minimum=0)
 
 # --- domain event outbox (issue 11) ---
 # Seconds between beat sweeps re-dispatching domain events whose receiver did not finish.

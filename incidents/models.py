@@ -365,6 +365,10 @@ class InboundEvent(models.Model):
     incident = models.ForeignKey(
         Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set at acceptance when the delivery fires a group this web process has not seen lately:
+    # it probably opens an incident, so workers claim it before the repeats queued ahead of it.
+    # Only an ordering hint; a wrong guess costs a place in the queue, never a delivery.
+    urgent = models.BooleanField(default=False)
 
     objects = InboundEventQuerySet.as_manager()
 
@@ -375,6 +379,11 @@ class InboundEvent(models.Model):
                 fields=["id"],
                 condition=Q(processed_at__isnull=True),
                 name="inbound_event_pending_idx",
+            ),
+            models.Index(
+                fields=["id"],
+                condition=Q(processed_at__isnull=True, urgent=True),
+                name="inbound_event_urgent_idx",
             ),
             models.Index(fields=["integration", "-received_at"], name="inbound_event_recent_idx"),
             models.Index(

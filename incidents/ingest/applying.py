@@ -58,29 +58,6 @@ def apply_normalized(*, integration: Integration, normalized: dict) -> Incident 
     return _apply_alerts(integration, normalized, actor)
 
 
-def count_repeats(*, incident: Incident | None, normalized: dict, times: int) -> None:
-    """Record ``times`` more identical deliveries of ``normalized``, already applied once.
-
-    Equivalent to applying it ``times`` more times: if the first application left the incident
-    resolved, a repeat changes nothing (its firing alerts were stale copies); otherwise every
-    alert of the delivery exists in the incident, a repeat adds one to the count of each firing
-    one (whatever its state, as ``_refire`` does) and touches the resolved ones' last-seen time.
-    """
-    if incident is None or times <= 0 or incident.status not in OPEN_STATUSES:
-        return
-    now = timezone.now()
-    firing = [a["fingerprint"] for a in normalized["alerts"] if a["status"] == AlertStatus.FIRING]
-    resolved = [
-        a["fingerprint"] for a in normalized["alerts"] if a["status"] == AlertStatus.RESOLVED
-    ]
-    if firing:
-        Alert.objects.filter(incident=incident, fingerprint__in=firing).update(
-            count=F("count") + times, last_seen_at=now
-        )
-    if resolved:
-        Alert.objects.filter(incident=incident, fingerprint__in=resolved).update(last_seen_at=now)
-
-
 def _acknowledge(integration: Integration, key: str, actor: Actor) -> Incident | None:
     incident = _locked_open_incident(integration, key)
     if incident is None:
@@ -298,10 +275,17 @@ def _refire(alert: Alert, data: dict, now, incident, actor) -> None:
 
 
 def _resolve_alert(alert: Alert, data: dict, now, incident, actor) -> bool:
-    """Mark the alert resolved; returns whether it was firing until now."""
+    """Mark the alert resolved; returns whether it was firing until now.
+
+    A resolution that ended before the alert's current episode started is a late copy about
+    an earlier episode (delivered by a lagging peer, or applied after the re-firing that
+    followed it): it only counts as seen.
+    """
     alert.last_seen_at = now
     fields = ["last_seen_at"]
-    if alert.status == AlertStatus.FIRING:
+    ended = as_datetime(data["ends_at"])
+    stale = ended is not None and alert.starts_at is not None and ended < alert.starts_at
+    if alert.status == AlertStatus.FIRING and not stale:
         alert.status = AlertStatus.RESOLVED
         alert.resolved_at = now
         alert.ends_at = as_datetime(data["ends_at"]) or now

@@ -17,14 +17,16 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from psycopg.errors import DeadlockDetected
 
 from accounts.audit import record as audit
 from config.errors import InvalidInput
 from incidents.actors import Actor
-from incidents.ingest.applying import apply_normalized, count_repeats, salvage
+from incidents.ingest import coalescing
+from incidents.ingest.applying import apply_normalized
 from incidents.ingest.payload import redact_routing_keys, storable
 from incidents.models import InboundEvent, Integration, IntegrationKind, Service
 
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 
 TOKEN_BYTES = 16  # 128 bits; as 32 hex characters, also the shape of a PagerDuty routing key
 PREFIX_LENGTH = 8
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = coalescing.MAX_ATTEMPTS
 
 
 def hash_token(token: str) -> str:
@@ -194,7 +196,9 @@ def accept_event(
         "normalized": storable(normalized),
     }
     if not apply_now:
-        return InboundEvent.objects.create(**fields)
+        return InboundEvent.objects.create(
+            **fields, urgent=_first_sight(integration, fields["normalized"])
+        )
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -213,98 +217,74 @@ def accept_event(
         )
 
 
+# (integration id, incident key) -> monotonic time until which this process calls it "seen".
+_seen_groups: dict[tuple[int, str], float] = {}
+_SEEN_MAX = 50_000
+
+
+def _first_sight(integration: Integration, normalized: dict) -> bool:
+    """Whether a delivery fires a group this process has not accepted lately: then it most
+    likely opens an incident, and is marked urgent so workers apply it before queued repeats.
+    A guess without a query; a group seen first by another web process is urgent here once."""
+    ttl = settings.INGEST_URGENT_MEMORY_SECONDS
+    if normalized.get("action") != "alerts" or ttl <= 0:
+        return False
+    if not any(
+        isinstance(a, dict) and a.get("status") == "firing" for a in normalized.get("alerts") or []
+    ):
+        return False
+    key = (integration.pk, str(normalized.get("incident_key", "")))
+    now = time.monotonic()
+    seen_until = _seen_groups.get(key)
+    if len(_seen_groups) >= _SEEN_MAX:
+        _seen_groups.clear()
+    _seen_groups[key] = now + ttl
+    return seen_until is None or seen_until < now
+
+
 def _is_database_outage(exc: BaseException) -> bool:
     from django.db import InterfaceError, OperationalError
 
     return isinstance(exc, OperationalError | InterfaceError)
 
 
-BATCH_SIZE = 50
-
-
-def apply_pending_batch(*, limit: int = BATCH_SIZE) -> tuple[int, int]:
-    """Claim up to ``limit`` pending events and apply them in one transaction.
+def apply_pending_batch(*, limit: int | None = None) -> tuple[int, int]:
+    """Claim up to ``limit`` pending events and apply them, coalesced by group.
 
     Returns ``(claimed, applied)``. Claiming uses SKIP LOCKED, so workers running this at once
-    take disjoint events, and ``processed_at IS NULL``, so a redelivered task finds nothing.
-    Within the batch, events are applied grouped by incident (arrival order inside a group):
-    every worker then takes incident locks in the same order, so two batches never deadlock.
-    Each event has its own savepoint; one that fails (a bug, a value the database refuses) is
-    counted and retried later, up to MAX_ATTEMPTS, without holding back the others; then it is
-    parked (kept with its error and raw body) and the readable part of it is applied.
+    take disjoint events, and ``processed_at IS NULL``, so a redelivered task finds nothing;
+    urgent events (likely new outages) are claimed first. See ``incidents.ingest.coalescing``
+    for how a batch is applied: groups that open an incident first, in a transaction of their
+    own when the batch also holds repeats, then the repeats as counters written in sets. Each
+    delivery that changes something has its own savepoint; one that fails (a bug, a value the
+    database refuses) is counted and retried later, up to MAX_ATTEMPTS, without holding back
+    the others; then it is parked (kept with its error and raw body) and the readable part of
+    it is applied.
     """
+    limit = limit or settings.INGEST_APPLY_BATCH_SIZE
     with transaction.atomic():
-        # Lock the event rows only ("of self"): locking the joined integration row would block
-        # every web request inserting an event for it (their foreign-key check shares it).
-        events = list(
-            InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("integration__service")
-            .filter(processed_at__isnull=True, attempts__lt=MAX_ATTEMPTS)
-            .order_by("id")[:limit]
-        )
+        events = coalescing.claim(limit=limit)
         if not events:
             return 0, 0
-        events.sort(key=lambda e: (str(e.normalized.get("incident_key", "")), e.pk))
-        now = timezone.now()
-        applied, failed = [], []
-        previous: InboundEvent | None = None
-        repeats: dict[int, list[InboundEvent]] = {}
-        for event in events:
-            event.attempts += 1
-            if previous is not None and _same_delivery(previous, event):
-                # Alertmanager repeats a group's unchanged state; applying it again would only
-                # count it. Count it in bulk below instead of re-running every statement.
-                event.incident = previous.incident
-                event.processed_at = now
-                applied.append(event)
-                repeats.setdefault(id(previous), [previous]).append(event)
-                continue
-            previous = None
-            try:
-                with transaction.atomic():
-                    event.incident = apply_normalized(
-                        integration=event.integration, normalized=event.normalized
-                    )
-            except Exception as exc:
-                if _is_database_outage(exc):
-                    raise
-                log.exception("applying inbound event %s failed", event.pk)
-                event.error = f"{exc.__class__.__name__}: {exc}"[:2000]
-                if event.attempts >= MAX_ATTEMPTS:
-                    # Stop retrying, loudly: park the delivery for a human (admin, /metrics)
-                    # and apply what can be read of it, so its alert still opens an incident.
-                    event.processed_at = event.parked_at = now
-                    event.incident = salvage(
-                        integration=event.integration,
-                        normalized=event.normalized,
-                        event_id=event.pk,
-                    )
-                    log.error("inbound event %s parked after %s attempts", event.pk, MAX_ATTEMPTS)
-                failed.append(event)
-                continue
-            event.processed_at = now
-            applied.append(event)
-            previous = event
-        for run in repeats.values():
-            count_repeats(
-                incident=run[0].incident, normalized=run[0].normalized, times=len(run) - 1
-            )
-        if applied:
-            InboundEvent.objects.bulk_update(applied, ["processed_at", "attempts", "incident"])
-        if failed:
-            InboundEvent.objects.bulk_update(
-                failed, ["processed_at", "parked_at", "attempts", "error", "incident"]
-            )
-        return len(events), len(applied)
-
-
-def _same_delivery(first: InboundEvent, second: InboundEvent) -> bool:
-    """Whether ``second`` would change nothing but counters after ``first`` was applied."""
-    return (
-        second.integration_id == first.integration_id
-        and second.normalized.get("action") == "alerts"
-        and second.normalized == first.normalized
-    )
+        groups = coalescing.group_events(events)
+        open_ids = coalescing.open_incident_ids(list(groups))
+        opening = [g for key, g in groups.items() if key not in open_ids]
+        later = [e.pk for key, g in groups.items() if key in open_ids for e in g.events]
+        first = opening if opening and later else list(groups.values())
+        outcome = coalescing.apply_groups(first, open_ids=open_ids)
+        coalescing.write_outcome(outcome)
+        claimed, applied = len(events), len(outcome.applied)
+        if not (opening and later):
+            return claimed, applied
+    # The new outages are committed (their pages are on their way); now the repeats, claimed
+    # again by id: a worker that took them in between has applied them.
+    with transaction.atomic():
+        events = coalescing.claim(limit=len(later), ids=later)
+        groups = coalescing.group_events(events)
+        open_ids = coalescing.open_incident_ids(list(groups))
+        outcome = coalescing.apply_groups(list(groups.values()), open_ids=open_ids)
+        coalescing.write_outcome(outcome)
+    return claimed, applied + len(outcome.applied)
 
 
 def apply_pending_events(*, max_seconds: float = 50.0) -> int:
@@ -312,7 +292,15 @@ def apply_pending_events(*, max_seconds: float = 50.0) -> int:
     applied = 0
     started = time.monotonic()
     while time.monotonic() - started < max_seconds:
-        claimed, succeeded = apply_pending_batch()
+        try:
+            claimed, succeeded = apply_pending_batch()
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, DeadlockDetected):
+                raise
+            # Two workers took the locks of a batch in different orders (see coalescing): this
+            # batch was rolled back whole and stays pending; claim again.
+            log.warning("ingest batch rolled back after a deadlock; claiming again")
+            continue
         applied += succeeded
         if not claimed:
             break

@@ -100,7 +100,7 @@ def test_a_bug_while_applying_inline_still_answers_202_and_keeps_the_event(
 
 
 def test_event_failing_repeatedly_is_given_up_after_max_attempts(service, deferred, monkeypatch):
-    from incidents.ingest import services
+    from incidents.ingest import coalescing, services
 
     integration, _ = make_integration(service, "generic")
     event = services.accept_event(
@@ -109,8 +109,8 @@ def test_event_failing_repeatedly_is_given_up_after_max_attempts(service, deferr
         normalized={"action": "alerts", "incident_key": "k", "alerts": [], "title": "t"},
         apply_now=False,
     )
-    monkeypatch.setattr(
-        services, "apply_normalized", lambda **kw: (_ for _ in ()).throw(RuntimeError("x"))
+    monkeypatch.setattr(  # the batch applies each delivery that changes something alone
+        coalescing, "apply_normalized", lambda **kw: (_ for _ in ()).throw(RuntimeError("x"))
     )
     for _ in range(services.MAX_ATTEMPTS):
         tasks.sweep_inbound_events()
