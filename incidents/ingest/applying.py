@@ -130,7 +130,7 @@ def _apply_alerts(integration: Integration, normalized: dict, actor: Actor) -> I
             if data["status"] == AlertStatus.FIRING:
                 new_alerts[data["fingerprint"]] = data
         elif data["status"] == AlertStatus.FIRING:
-            if _is_plain_repeat(alert, data):
+            if is_plain_repeat(alert, data):
                 plain_repeats.append(alert.pk)
             else:
                 _refire(alert, data, now, incident, actor)
@@ -175,12 +175,16 @@ def _opening(integration, normalized: dict, firing: list[dict], actor) -> suppre
     )
 
 
-def _is_plain_repeat(alert: Alert, data: dict) -> bool:
+def is_plain_repeat(alert: Alert, data: dict) -> bool:
+    """Whether a firing delivery of an alert only repeats what the alert shows (the same
+    episode: a later start means it resolved and fired again meanwhile)."""
+    starts_at = as_datetime(data["starts_at"])
     return (
         alert.status == AlertStatus.FIRING
         and alert.severity == data["severity"]
         and (not data["labels"] or alert.labels == data["labels"])
         and (not data["annotations"] or alert.annotations == data["annotations"])
+        and (starts_at is None or alert.starts_at is None or starts_at <= alert.starts_at)
     )
 
 
@@ -257,7 +261,11 @@ def _refire(alert: Alert, data: dict, now, incident, actor) -> None:
     fields = ["count", "last_seen_at", "labels", "annotations", "severity"]
     starts_at = as_datetime(data["starts_at"])
     same_episode = starts_at is not None and starts_at == alert.starts_at
-    if alert.status == AlertStatus.RESOLVED and not same_episode:
+    if alert.status == AlertStatus.FIRING and starts_at and alert.starts_at:
+        if starts_at > alert.starts_at:  # a new episode whose resolution we never received
+            alert.starts_at = starts_at
+            fields.append("starts_at")
+    elif alert.status == AlertStatus.RESOLVED and not same_episode:
         alert.status = AlertStatus.FIRING
         alert.resolved_at = None
         alert.ends_at = None

@@ -34,7 +34,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from incidents.ingest.applying import apply_normalized, salvage
+from incidents.ingest.applying import apply_normalized, is_plain_repeat, salvage
 from incidents.ingest.payload import as_datetime
 from incidents.models import OPEN_STATUSES, Alert, AlertStatus, InboundEvent, Incident
 
@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 
 GroupKey = tuple[int, str]  # (service id, dedup key)
+# What deciding "plain repeat" reads of an alert.
+_ALERT_FIELDS = (
+    "pk", "incident_id", "fingerprint", "status", "severity", "labels", "annotations", "starts_at",
+)  # fmt: skip
 
 
 @dataclass
@@ -183,7 +187,7 @@ def _load_alerts(groups: list[_Group], locked: dict[int, Incident], open_ids) ->
     by_incident: dict[int, dict[str, Alert]] = defaultdict(dict)
     for alert in Alert.objects.filter(
         incident_id__in=list(locked), fingerprint__in=list(fingerprints)
-    ).only("pk", "incident_id", "fingerprint", "status", "severity", "labels", "annotations"):
+    ).only(*_ALERT_FIELDS):
         by_incident[alert.incident_id][alert.fingerprint] = alert
     for group in groups:
         incident = locked.get(open_ids[group.key])
@@ -200,9 +204,7 @@ def _reload(group: _Group, incident: Incident | None) -> None:
     group.incident = incident
     group.alerts = {
         alert.fingerprint: alert
-        for alert in Alert.objects.filter(incident=incident).only(
-            "pk", "incident_id", "fingerprint", "status", "severity", "labels", "annotations"
-        )
+        for alert in Alert.objects.filter(incident=incident).only(*_ALERT_FIELDS)
     }
 
 
@@ -264,7 +266,7 @@ def _plain_repeat(group: _Group, normalized: dict) -> list[tuple[Alert, bool]] |
     for data in normalized["alerts"]:
         alert = group.alerts.get(data["fingerprint"])
         if data["status"] == AlertStatus.FIRING:
-            if alert is None or not _same_firing(alert, data):
+            if alert is None or not is_plain_repeat(alert, data):
                 return None
             if data["severity"] > group.incident.severity:
                 return None
@@ -274,15 +276,6 @@ def _plain_repeat(group: _Group, normalized: dict) -> list[tuple[Alert, bool]] |
                 return None
             hits.append((alert, False))
     return hits
-
-
-def _same_firing(alert: Alert, data: dict) -> bool:
-    return (
-        alert.status == AlertStatus.FIRING
-        and alert.severity == data["severity"]
-        and (not data["labels"] or alert.labels == data["labels"])
-        and (not data["annotations"] or alert.annotations == data["annotations"])
-    )
 
 
 def _is_database_outage(exc: BaseException) -> bool:
