@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n auto --maxprocesses $(TEST_WORKERS))
 
-.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-probes bench-ping bench-ui bench-api bench-search bench-monitors bench-text bench-llm bench-status bench-analytics clean chaos
+.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-storm bench-probes bench-ping bench-ui bench-api bench-search bench-monitors bench-text bench-llm bench-status bench-analytics clean chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ format: install
 
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
+
+# Alert storm end to end (issue 12): BENCH_STORM_ARGS="--seconds 20" shortens the burst.
+bench-storm: install
+	$(BIN)/python bench/storm.py $(BENCH_STORM_ARGS)
 
 bench-probes: install
 	$(BIN)/python bench/probes.py

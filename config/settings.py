@@ -362,6 +362,8 @@ INGEST_SWEEP_SECONDS = env_int("INGEST_SWEEP_SECONDS", 15, minimum=1)
 INGEST_EVENT_RETENTION_DAYS = env_int("INGEST_EVENT_RETENTION_DAYS", 30, minimum=0)
 # Pending deliveries a worker claims and applies at once, coalesced by group (issue 12).
 INGEST_APPLY_BATCH_SIZE = env_int("INGEST_APPLY_BATCH_SIZE", 500, minimum=1)
+# Seconds one ingest task applies before it hands its worker back (and queues itself again).
+INGEST_TASK_SECONDS = env_float("INGEST_TASK_SECONDS", 5.0)
 # Seconds a web process remembers a group it accepted; a group it has not seen for that long
 # is marked urgent (likely a new outage) and applied before queued repeats.
 INGEST_URGENT_MEMORY_SECONDS = env_int("INGEST_URGENT_MEMORY_SECONDS", 600, minimum=0)
@@ -369,6 +371,9 @@ INGEST_URGENT_MEMORY_SECONDS = env_int("INGEST_URGENT_MEMORY_SECONDS", 600, mini
 # --- domain event outbox (issue 11) ---
 # Seconds between beat sweeps re-dispatching domain events whose receiver did not finish.
 EVENTS_SWEEP_SECONDS = env_float("EVENTS_SWEEP_SECONDS", 3.0)
+# Loops that open many incidents (ingest batches, probe storms) hand the domain events of
+# each commit to a worker (notify queue) instead of running the receivers themselves (1).
+EVENTS_DEFER_BATCH_DISPATCH = env_bool("EVENTS_DEFER_BATCH_DISPATCH", True)
 # An event the request did not dispatch becomes due for the sweep this many seconds after commit.
 EVENTS_REDISPATCH_AFTER_SECONDS = env_float("EVENTS_REDISPATCH_AFTER_SECONDS", 3.0)
 # Backoff of a failing receiver: base seconds, doubled per failure, capped (it never gives up).

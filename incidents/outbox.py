@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -84,8 +86,53 @@ def record_event(event, details: dict) -> list[int]:
         ]
     )
     ids = [row.pk for row in rows]
-    transaction.on_commit(lambda: dispatch_rows(ids), robust=True)
+    batch = _deferred.get()
+    if batch is None:
+        transaction.on_commit(lambda: dispatch_rows(ids), robust=True)
+    else:
+        batch.extend(ids)
+        transaction.on_commit(lambda: _publish(batch), robust=True)
     return ids
+
+
+# Inside ``deferred_dispatch()``: the ids recorded since the last commit, published together.
+_deferred: ContextVar[list[int] | None] = ContextVar("outbox_deferred", default=None)
+
+
+@contextmanager
+def deferred_dispatch():
+    """Within this block, events are dispatched by a worker, not by this process after commit.
+
+    For loops that open many incidents at once (an ingest batch, a probe storm): what the
+    receivers do (escalation, runbooks, status page) leaves the loop, which goes on opening;
+    each commit publishes one task with all the rows it recorded (``dispatch_events`` on the
+    notify queue). If the publish fails, the sweep dispatches them after
+    EVENTS_REDISPATCH_AFTER_SECONDS, as for a process that died. Off when
+    EVENTS_DEFER_BATCH_DISPATCH is 0: then every commit dispatches in this process as usual.
+    """
+    if not settings.EVENTS_DEFER_BATCH_DISPATCH:
+        yield
+        return
+    token = _deferred.set([])
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+
+
+def _publish(batch: list[int]) -> None:
+    """After commit: hand the rows recorded so far to a worker (once; later calls find none)."""
+    ids = list(batch)
+    batch.clear()
+    if not ids:
+        return
+    from incidents.tasks import dispatch_events
+
+    try:
+        for start in range(0, len(ids), 200):
+            dispatch_events.apply_async(args=[ids[start : start + 200]], queue="notify")
+    except Exception as exc:  # broker trouble: the sweep dispatches them
+        log.warning("could not publish %s event dispatch(es), the sweep will: %s", len(ids), exc)
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,19 @@ from celery import shared_task
 @shared_task
 def apply_inbound_events() -> int:
     """Apply pending deliveries; published (coalesced) after each accepted delivery."""
-    from incidents.ingest.kick import scan_started
+    from django.conf import settings
+
+    from incidents.ingest.kick import request_processing, scan_started
     from incidents.ingest.services import apply_pending_events
+    from incidents.models import InboundEvent
 
     scan_started()
-    return apply_pending_events()
+    # A short turn, then ask again if work is left: during a storm the worker process also
+    # owes the pages (notify queue) that the incidents it opened have queued behind it.
+    applied = apply_pending_events(max_seconds=settings.INGEST_TASK_SECONDS)
+    if InboundEvent.objects.pending().exists():
+        request_processing()
+    return applied
 
 
 @shared_task
@@ -30,6 +38,15 @@ def sweep_inbound_events() -> int:
     applied = apply_pending_events()
     prune_old_events(older_than_days=settings.INGEST_EVENT_RETENTION_DAYS)
     return applied
+
+
+@shared_task
+def dispatch_events(ids: list[int]) -> int:
+    """Dispatch outbox rows recorded inside ``outbox.deferred_dispatch`` (published on the
+    notify queue: they start escalations). A row already dispatched is skipped."""
+    from incidents.outbox import dispatch_rows
+
+    return dispatch_rows(ids)
 
 
 @shared_task

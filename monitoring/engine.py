@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
+from incidents.outbox import deferred_dispatch
 from monitoring import injection, services
 from monitoring.checks import Outcome, ProbeSpec, stream_kind_outcomes, stream_outcomes
 from monitoring.models import Probe, ProbeResult, ProbeState
@@ -246,8 +247,12 @@ def run_batch(probe_ids: list[int], *, claimed_at: datetime) -> dict[int, str]:
     changed: dict[int, str] = {}
     if not specs:
         return changed
-    for outcomes in stream_outcomes(specs, chunk=settings.PROBE_WRITE_CHUNK):
-        changed.update(record_outcomes(outcomes, claimed_at=claimed_at))
+    # When a target dies, every probe on it opens an incident in the same few chunks: what
+    # subscribers do on open (escalation, runbooks, status page) runs in a worker, so the
+    # next chunk is recorded (and its incidents opened) without waiting for it.
+    with deferred_dispatch():
+        for outcomes in stream_outcomes(specs, chunk=settings.PROBE_WRITE_CHUNK):
+            changed.update(record_outcomes(outcomes, claimed_at=claimed_at))
     return changed
 
 

@@ -22,6 +22,9 @@ def pytest_configure(config):
         raise pytest.UsageError("CI=true runs the slow tests too: drop 'slow' from -m")
     # Celery never talks to a broker from tests unless a test asks for it explicitly.
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    # Events of ingest batches and probe runs are dispatched after commit in the test's own
+    # process, as a request's are; tests of the deferred path switch it on.
+    settings.EVENTS_DEFER_BATCH_DISPATCH = False
     # Full-strength PBKDF2 costs a noticeable slice of a second per factory user.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -29,6 +29,7 @@ from incidents.ingest import coalescing
 from incidents.ingest.applying import apply_normalized
 from incidents.ingest.payload import redact_routing_keys, storable
 from incidents.models import InboundEvent, Integration, IntegrationKind, Service
+from incidents.outbox import deferred_dispatch
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +262,11 @@ def apply_pending_batch(*, limit: int | None = None) -> tuple[int, int]:
     the others; then it is parked (kept with its error and raw body) and the readable part of
     it is applied.
     """
-    limit = limit or settings.INGEST_APPLY_BATCH_SIZE
+    with deferred_dispatch():  # escalations start in a worker; this loop goes on applying
+        return _apply_batch(limit or settings.INGEST_APPLY_BATCH_SIZE)
+
+
+def _apply_batch(limit: int) -> tuple[int, int]:
     with transaction.atomic():
         events = coalescing.claim(limit=limit)
         if not events:

@@ -18,6 +18,7 @@ def test_two_workers_on_one_backlog_open_each_incident_once_and_page_once(
     service, ladder, receiver, settings
 ):
     settings.INGEST_APPLY_BATCH_SIZE = 7  # many small batches, so the workers interleave
+    settings.EVENTS_DEFER_BATCH_DISPATCH = True  # escalations start in a (here: eager) task
     integration, _ = make_integration(service, "alertmanager")
     groups = [f'{{}}:{{alertname="Group{i}"}}' for i in range(6)]
     deliveries = 0
