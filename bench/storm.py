@@ -302,7 +302,7 @@ def run_storm(workers: int, seconds: int, receiver: Receiver) -> dict:
         "PROBE_ALLOWED_NETWORKS": "127.0.0.1/32",
         "EVENTS_SWEEP_SECONDS": "3",
     }
-    with BenchServer(name="storm", env=env, startup_timeout=90) as server:
+    with BenchServer(name="storm", env=env, startup_timeout=300) as server:
         data_dir = server.data_dir
         server.shell(CLEAN)
         tokens = json.loads(
