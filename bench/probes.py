@@ -288,16 +288,27 @@ def first_pages(stopped) -> list[float]:
 
 
 def detection(port: int, target: subprocess.Popen) -> dict:
+
+    ids = make_probes(port, DETECT_PROBES, DETECT_INTERVAL, spread=DETECT_INTERVAL)
+    receiver = PageReceiver()
+    page_the_receiver(receiver.url)
+    worker = start_notify_worker()
+    try:
+        return _detect(ids, target, worker, receiver)
+    finally:  # a worker left behind would take other runs' tasks from the shared broker
+        if worker.poll() is None:
+            worker.terminate()
+            worker.wait(timeout=30)
+        receiver.close()
+
+
+def _detect(ids, target, worker, receiver) -> dict:
     from django.conf import settings
     from django.utils import timezone
 
     from incidents.models import Incident
     from monitoring.models import Probe, ProbeState
 
-    ids = make_probes(port, DETECT_PROBES, DETECT_INTERVAL, spread=DETECT_INTERVAL)
-    receiver = PageReceiver()
-    page_the_receiver(receiver.url)
-    worker = start_notify_worker()
     # One full interval healthy first, so every probe is up.
     # (generous: on a loaded machine one round of 1,000 checks can overrun the interval)
     deadline = time.perf_counter() + DETECT_INTERVAL * 4 + 30
@@ -324,16 +335,12 @@ def detection(port: int, target: subprocess.Popen) -> dict:
         .filter(service__slug="bench-probes")
         .values_list("triggered_at", flat=True)
     )
-    try:  # the pages: every incident's first one, awaited (bounded)
-        deadline = time.perf_counter() + 120
+    # the pages: every incident's first one, awaited (bounded)
+    deadline = time.perf_counter() + 120
+    pages = first_pages(stopped)
+    while time.perf_counter() < deadline and any(p == float("inf") for p in pages):
+        time.sleep(1)
         pages = first_pages(stopped)
-        while time.perf_counter() < deadline and any(p == float("inf") for p in pages):
-            time.sleep(1)
-            pages = first_pages(stopped)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-        receiver.close()
     pages.sort()
     return {
         "opened": len(opened),
