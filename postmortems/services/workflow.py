@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts import audit
 from accounts.permissions import Action, can
@@ -38,7 +39,7 @@ def may_edit(postmortem: PostMortem, user) -> bool:
     )
 
 
-IN_REVIEW_READ_ONLY = _(
+IN_REVIEW_READ_ONLY = gettext_lazy(
     "a post-mortem in review is read-only: reviewers may add comments; return it to draft to "
     "change the document"
 )
