@@ -272,7 +272,8 @@ class Vigil:
         log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 (lives with the process)
         if kind == "web":
             cmd = [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.web_port}",
-                   "--workers", "2", "--timeout", "30", "--log-level", "warning"]  # fmt: skip
+                   "--workers", "2", "--timeout", "30", "--log-level", "warning",
+                   "--control-socket", str(self.data_dir / f"{name}.ctl")]  # fmt: skip
         elif kind == "worker":
             cmd = [PYTHON, "-m", "celery", "-A", "config", "worker", "-Q",
                    "ingest,probes,notify,default", "-P", "threads", "-c", "4", "-n",
