@@ -285,7 +285,7 @@ class Vigil:
             raise ValueError(kind)
         process = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=log)
         self.processes[name] = process
-        if kind == "web" and wait_for(self.web_ready, 30, 0.2) is None:
+        if kind == "web" and wait_for(self.web_ready, 90, 0.2) is None:
             raise RuntimeError("gunicorn did not come up")
         return process
 
