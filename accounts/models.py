@@ -35,6 +35,11 @@ class Team(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Off: a post-mortem is approved by someone other than the person who submitted it.
+    postmortem_self_approval = models.BooleanField(
+        default=False,
+        help_text="Allow the person who submitted a post-mortem to approve and publish it.",
+    )
 
     objects = TeamQuerySet.as_manager()
 

@@ -7,13 +7,22 @@ or a beat restarted mid-tick, do no harm).
 """
 
 import os
+import warnings
 
 from celery import Celery
+from celery.exceptions import SecurityWarning
 from kombu import Exchange, Queue
 
 from config import logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# The embedded mode (`make run`, no broker configured) is development, often in a container that
+# runs as root: the worker's "running with superuser privileges" warning would greet every start.
+# Production (a real broker) keeps it.
+if (os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or "filesystem:").startswith(
+    "filesystem:"
+):
+    warnings.filterwarnings("ignore", category=SecurityWarning)
 
 app = Celery("vigil")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -219,7 +219,14 @@ def connect_celery_signals() -> None:
     signals.setup_logging.connect(_use_django_logging, dispatch_uid="vigil-log-setup", weak=False)
 
 
+# Celery's own line per task received, succeeded and sent by beat: with a probe tick every
+# second they were most of the log. Our services log what a task did (an incident transition,
+# a delivery); failures still reach the log (celery logs them at ERROR).
+CHATTY_LOGGERS = ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+
+
 def logging_config(*, fmt: str, level: str) -> dict:
+    chatty_level = "DEBUG" if level.upper() == "DEBUG" else "WARNING"
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -236,4 +243,10 @@ def logging_config(*, fmt: str, level: str) -> dict:
             }
         },
         "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            **{name: {"level": chatty_level} for name in CHATTY_LOGGERS},
+            # Django logs every 4xx at WARNING ("Not Found: /favicon.ico"); the access line
+            # (vigil.request) already has each status, so only 5xx errors come from here.
+            "django.request": {"level": "ERROR"},
+        },
     }

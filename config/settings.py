@@ -149,8 +149,11 @@ else:
     }
 
 BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
-if CELERY_BROKER_URL == "filesystem://":
+# The host is ignored by the filesystem transport; naming it spares kombu's "No hostname was
+# supplied" warning on every connection.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://localhost/")
+EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("filesystem://")
+if EMBEDDED_BROKER:
     for _sub in ("queue", "processed", "control"):
         (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -239,7 +242,10 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 # --- mail ---------------------------------------------------------------------------------
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Without configuration mail is written to files under VIGIL_DATA_DIR/mail (one per message,
+# linked from the delivery on the incident); production sets the SMTP backend.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = Path(env_str("EMAIL_FILE_PATH") or DATA_DIR / "mail")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
@@ -290,6 +296,7 @@ SPECTACULAR_SETTINGS = {
         "MaintenanceStatusEnum": "statuspage.models.MaintenanceStatus",
         "IntegrationKindEnum": "incidents.models.IntegrationKind",
         "ProbeStateEnum": "monitoring.models.ProbeState",
+        "PostMortemStatusEnum": "postmortems.models.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -30,6 +30,22 @@ from incidents.models import (
 )
 
 log = logging.getLogger(__name__)
+# Timeline kinds that change an incident's state: each is one INFO log line (the operator's
+# view of what happened), the rest of the timeline stays out of the log.
+TRANSITION_KINDS = frozenset(
+    {
+        "opened",
+        "acknowledged",
+        "mitigated",
+        "resolved",
+        "reopened",
+        "severity_changed",
+        "assigned",
+        "snoozed",
+        "unsnoozed",
+        "merged",
+    }
+)
 
 
 def record(
@@ -41,7 +57,13 @@ def record(
     data: dict | None = None,
     at: datetime | None = None,
 ) -> TimelineEntry:
-    """Append a timeline entry. Apps built on the core use this for their own entries."""
+    """Append a timeline entry. Apps built on the core use this for their own entries.
+
+    A change of the incident's state also makes one INFO log line, once the change committed.
+    """
+    if kind in TRANSITION_KINDS:
+        line = (incident.reference, kind, actor.label or actor.kind, message)
+        transaction.on_commit(lambda: log.info("%s %s by %s: %s", *line))
     return TimelineEntry.objects.create(
         incident=incident,
         at=at or timezone.now(),

@@ -290,29 +290,43 @@ def _record_result(notification: Notification, result, now: datetime) -> str:
             if notification.kind == NotificationKind.ACTION:
                 kind = "automated_action"
                 message = f"Automated action {notification.label} failed ({why}): {result.error}"
+        row.written_to = (getattr(result, "written_to", "") or "")[:500] if result.ok else ""
+        if row.written_to:
+            message += f" (written to {row.written_to})"
         row.save(
             update_fields=[
                 "status", "sent_at", "last_error", "next_attempt_at", "lease_until",
-                "last_status_code",
+                "last_status_code", "written_to",
             ]
         )  # fmt: skip
-        if not _purpose_senders.get(notification.purpose, (None, True))[1]:
-            return outcome
-        incident_services.record(
-            incident=notification.incident,
-            kind=kind,
-            actor=DELIVERY,
-            at=finished,
-            message=message,
-            data={
-                "notification_id": row.pk,
-                "outcome": outcome,
-                "attempts": row.attempts,
-                "status_code": result.status_code,
-                "level": row.level,
-            },
-        )
+        if _purpose_senders.get(notification.purpose, (None, True))[1]:
+            _record_in_timeline(notification, row, kind, outcome, message, result, finished)
+    # One line per delivery; a delivery that gave up is a problem someone should look at.
+    log.log(
+        logging.WARNING if outcome == "failed" else logging.INFO,
+        "%s: %s",
+        notification.incident.reference,
+        message,
+    )
     return outcome
+
+
+def _record_in_timeline(notification, row, kind, outcome, message, result, finished) -> None:
+    incident_services.record(
+        incident=notification.incident,
+        kind=kind,
+        actor=DELIVERY,
+        at=finished,
+        message=message,
+        data={
+            "notification_id": row.pk,
+            "outcome": outcome,
+            "attempts": row.attempts,
+            "status_code": result.status_code,
+            "level": row.level,
+            **({"written_to": row.written_to} if row.written_to else {}),
+        },
+    )
 
 
 def requeue_due_notifications(*, now: datetime | None = None, limit: int = 500) -> list[int]:

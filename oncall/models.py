@@ -473,6 +473,8 @@ class Notification(models.Model):
     last_error = models.TextField(blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The file the development mail backend wrote this message to (empty when really sent).
+    written_to = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField()
 
     objects = NotificationQuerySet.as_manager()

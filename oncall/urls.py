@@ -13,6 +13,7 @@ urlpatterns = [
         name="contact-method-test",
     ),
     path("rotations/<int:pk>/calendar.ics", views.rotation_calendar, name="rotation-calendar"),
+    path("notifications/<int:pk>/mail/", views.notification_mail, name="notification-mail"),
     # Set-up pages (oncall.pages).
     path("setup/", pages.setup_overview, name="setup"),
     path("policies/new/", pages.policy_new, name="policy-new"),

@@ -21,6 +21,7 @@ from oncall.models import (
     EscalationPolicy,
     EscalationState,
     EscalationStatus,
+    Notification,
     Rotation,
 )
 from oncall.rotations import next_handoff, rotation_ical, shifts_between, who_is_on_call
@@ -115,3 +116,29 @@ def rotation_calendar(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(rotation_ical(rotation), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="rotation-{rotation.pk}.ics"'
     return response
+
+
+@login_required
+@require_GET
+def notification_mail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The message the development mail backend wrote for a delivery, as plain text.
+
+    Only files inside EMAIL_FILE_PATH are served, and only to members of the incident's team.
+    """
+    from pathlib import Path
+
+    from django.conf import settings
+
+    notification = (
+        Notification.objects.filter(pk=pk, incident__team_id__in=team_ids_of(request.user))
+        .exclude(written_to="")
+        .first()
+    )
+    if notification is None:
+        raise Http404("No such message")
+    root = Path(settings.EMAIL_FILE_PATH).resolve()
+    path = Path(notification.written_to).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise Http404("The message file is gone")
+    text = path.read_text(encoding="utf-8", errors="replace")[:1_000_000]
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")

@@ -63,8 +63,14 @@ def record_tick(*, sent_at: float | None = None) -> bool:
     except Exception as exc:  # the ping below must leave even when the database is down
         log.warning("could not measure the ingest backlog: %s", exc)
     ok, detail = ping_dead_mans_switch()
+    previous = cache.get(PING_KEY)
     cache.set(PING_KEY, {"at": now, "ok": ok, "detail": detail}, None)
-    log.info("self-watch tick: dead-man's switch %s (%s)", "heard us" if ok else "FAILED", detail)
+    # A routine tick is DEBUG; the switch going deaf (or hearing us again) is news.
+    changed = isinstance(previous, dict) and previous.get("ok") != ok
+    level = logging.DEBUG if ok and not changed else logging.INFO if ok else logging.WARNING
+    log.log(
+        level, "self-watch tick: dead-man's switch %s (%s)", "heard us" if ok else "FAILED", detail
+    )
     return ok
 
 

@@ -26,6 +26,7 @@ from postmortems.models import (
     ContributingFactor,
     ItemStatus,
     PostMortem,
+    ReviewComment,
     Status,
     WhyNode,
 )
@@ -39,6 +40,13 @@ class WhySerializer(serializers.ModelSerializer):
     class Meta:
         model = WhyNode
         fields = ["id", "parent", "position", "question", "answer", "is_root_cause"]
+
+
+class ReviewCommentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReviewComment
+        fields = ["id", "author", "author_name", "body", "during", "created_at"]
+        read_only_fields = ["id", "author", "author_name", "during", "created_at"]
 
 
 class FactorSerializer(serializers.ModelSerializer):
@@ -103,7 +111,11 @@ class PostMortemSerializer(serializers.ModelSerializer):
     whys = WhySerializer(many=True, read_only=True)
     factors = FactorSerializer(many=True, read_only=True)
     items = ActionItemSerializer(many=True, read_only=True)
+    comments = ReviewCommentSerializer(many=True, read_only=True)
     facts = serializers.SerializerMethodField()
+    missing_sections = serializers.SerializerMethodField(
+        help_text="What publishing still needs, every item at once; empty when complete."
+    )
 
     class Meta:
         model = PostMortem
@@ -117,6 +129,8 @@ class PostMortemSerializer(serializers.ModelSerializer):
             "whys",
             "factors",
             "items",
+            "comments",
+            "missing_sections",
             "created_at",
             "published_at",
         ]
@@ -131,6 +145,9 @@ class PostMortemSerializer(serializers.ModelSerializer):
                 "lessons_learned",
             )
         }
+
+    def get_missing_sections(self, postmortem) -> list[str]:
+        return services.missing_sections(postmortem)
 
     @extend_schema_field(FactsSerializer)
     def get_facts(self, postmortem) -> dict:
@@ -157,6 +174,10 @@ class ReturnSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
+class CommentSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=5000)
+
+
 class PostMortemFilter(StrictFilterSet):
     status = filters.ChoiceFilter(choices=Status.choices)
     incident = ForeignIdFilter(field_name="incident_id")
@@ -175,17 +196,25 @@ class PostMortemViewSet(
 ):
     """Post-mortems of your teams, with their measured facts, 5 Whys, factors and items.
 
-    Responders edit drafts and submit them; managers edit in review, return and publish.
+    Responders edit drafts and submit them; in review the document is read-only (409) except
+    for reviewer comments; managers return or publish. Submitting and publishing need impact,
+    what went wrong, a root cause and an action item or ``no_action_needed`` with a reason; the
+    409 names every missing section. The approver is another person than the submitter unless
+    the team allows self-approval.
     """
 
     queryset = PostMortem.objects.select_related("incident__service").prefetch_related(
-        "whys", "factors", "items"
+        "whys", "factors", "items", "comments"
     )
     serializer_class = PostMortemSerializer
     filterset_class = PostMortemFilter
     ordering_fields = ["created_at", "published_at", "id"]
     write_action = Action.RESPOND
-    action_permissions = {"publish": Action.CONFIGURE, "return_to_draft": Action.CONFIGURE}
+    action_permissions = {
+        "publish": Action.CONFIGURE,
+        "return_to_draft": Action.CONFIGURE,
+        "comment": Action.RESPOND,
+    }
 
     def _fresh(self, postmortem) -> Response:
         return Response(PostMortemSerializer(self.get_queryset().get(pk=postmortem.pk)).data)
@@ -215,9 +244,22 @@ class PostMortemViewSet(
     @extend_schema(request=None, responses=PostMortemSerializer)
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
-        """In review -> published (managers); 409 without a root cause in the 5-Why tree."""
+        """In review -> published (managers); 409 naming every missing section, an open
+        incident or a self-approval the team does not allow."""
         postmortem = self.get_object()
         services.publish(postmortem=postmortem, actor=Actor.of_request(request))
+        return self._fresh(postmortem)
+
+    @extend_schema(request=CommentSerializer, responses=PostMortemSerializer)
+    @action(detail=True, methods=["post"], url_path="comments")
+    def comment(self, request, pk=None):
+        """Add a reviewer comment (draft or in review; 409 once published)."""
+        postmortem = self.get_object()
+        body = CommentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.add_review_comment(
+            postmortem=postmortem, actor=Actor.of_request(request), body=body.validated_data["body"]
+        )
         return self._fresh(postmortem)
 
     @extend_schema(request=ReturnSerializer, responses=PostMortemSerializer)

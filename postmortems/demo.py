@@ -24,11 +24,11 @@ from postmortems.services import (
 )
 
 
-def _fill(postmortem, author, *, summary, impact, whys, factors, items) -> None:
+def _fill(postmortem, author, *, summary, impact, what_went_wrong, whys, factors, items) -> None:
     update_postmortem(
         postmortem=postmortem,
         actor=Actor.of_user(author),
-        changes={"summary": summary, "impact": impact},
+        changes={"summary": summary, "impact": impact, "what_went_wrong": what_went_wrong},
     )
     parent = None
     for question, answer, root in whys:
@@ -80,6 +80,8 @@ def seed_demo_postmortems(*, team, author) -> int:
                 author,
                 summary="The sales avatar stopped answering: every model call got HTTP 429.",
                 impact="Website visitors got no reply for the whole outage; leads were lost.",
+                what_went_wrong="Nothing warned before the quota ran out, and no fallback "
+                "provider was configured.",
                 whys=[
                     (
                         "Why did the avatar stop answering?",
@@ -113,6 +115,8 @@ def seed_demo_postmortems(*, team, author) -> int:
                 author,
                 summary="Transcription errors rose after the speech model upgrade.",
                 impact="Callers repeated themselves; a third of calls went to humans.",
+                what_went_wrong="The upgrade shipped without our custom vocabulary and the "
+                "evaluation did not notice.",
                 whys=[
                     (
                         "Why did transcription get worse?",
@@ -125,6 +129,8 @@ def seed_demo_postmortems(*, team, author) -> int:
                 items=[("Add product names to the evaluation set", 14, 2)],
             )
             submit_for_review(postmortem=postmortem, actor=Actor.of_user(author))
-            publish(postmortem=postmortem, actor=Actor.of_user(author))
+            # The team approves post-mortems by another person than the submitter: the seed
+            # plays that reviewer.
+            publish(postmortem=postmortem, actor=Actor.system("demo reviewer"))
             filled += 1
     return filled

@@ -82,6 +82,8 @@ def postmortem_markdown(postmortem, facts: MeasuredFacts, tree, factors, items) 
             f"| {title} | {item.owner or '—'} | {item.due_date or '—'} | "
             f"{item.get_priority_display()} | {item.get_status_display()} |"
         )
+    if postmortem.no_action_needed:
+        out += ["", f"No action needed: {postmortem.no_action_reason}"]
     out += ["", "## Timeline", ""]
     out += [
         f"- {e['at'][:19].replace('T', ' ')} {e['actor']}: {e['message']}"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from incidents.markdown import validate_markdown
@@ -51,7 +52,14 @@ class PostMortemForm(forms.ModelForm):
     class Meta:
         model = PostMortem
         fields = list(EDITABLE_FIELDS)
-        widgets = {name: forms.Textarea(attrs={"rows": 5}) for name in PROSE_FIELDS}
+        widgets = {
+            **{name: forms.Textarea(attrs={"rows": 5}) for name in PROSE_FIELDS},
+            "no_action_reason": forms.Textarea(attrs={"rows": 2}),
+        }
+        labels = {
+            "no_action_needed": _("No action needed"),
+            "no_action_reason": _("Why no action is needed"),
+        }
 
 
 class WhyForm(forms.Form):
@@ -84,6 +92,10 @@ class ActionItemForm(forms.Form):
         self.fields["owner"].queryset = User.objects.filter(memberships__team_id=team_id).order_by(
             "username"
         )
+
+
+class ReviewCommentForm(forms.Form):
+    body = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class ActionItemStatusForm(forms.Form):

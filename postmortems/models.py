@@ -29,7 +29,15 @@ class PostMortemQuerySet(models.QuerySet):
 # The prose of a post-mortem (Markdown), read by the blameless check and the search document.
 PROSE_FIELDS = ("summary", "impact", "what_went_well", "what_went_wrong", "lessons_learned")
 # What people edit (form, API, services.update_postmortem): the one list of them.
-EDITABLE_FIELDS = ("title", *PROSE_FIELDS, "impact_started_at", "data_loss_from", "data_loss_until")
+EDITABLE_FIELDS = (
+    "title",
+    *PROSE_FIELDS,
+    "impact_started_at",
+    "data_loss_from",
+    "data_loss_until",
+    "no_action_needed",
+    "no_action_reason",
+)
 
 
 class PostMortem(models.Model):
@@ -55,6 +63,11 @@ class PostMortem(models.Model):
     )
     data_loss_from = models.DateTimeField(null=True, blank=True)
     data_loss_until = models.DateTimeField(null=True, blank=True)
+    # Publishing needs an action item or this explicit statement, with its reason.
+    no_action_needed = models.BooleanField(
+        default=False, help_text="Nothing needs to change after this incident (say why)."
+    )
+    no_action_reason = models.TextField(blank=True)
 
     # Copied from the incident when drafted: the record as it stood when the review began.
     timeline_snapshot = models.JSONField(default=list, blank=True)
@@ -97,6 +110,10 @@ class PostMortem(models.Model):
                 condition=~Q(status="published") | Q(published_at__isnull=False),
                 name="postmortem_published_has_time",
             ),
+            models.CheckConstraint(
+                condition=Q(no_action_needed=False) | ~Q(no_action_reason=""),
+                name="postmortem_no_action_has_reason",
+            ),
         ]
         indexes = [
             models.Index(fields=["team", "status"], name="postmortem_team_status_idx"),
@@ -109,6 +126,30 @@ class PostMortem(models.Model):
     @property
     def is_published(self) -> bool:
         return self.status == Status.PUBLISHED
+
+
+class ReviewComment(models.Model):
+    """A reviewer's remark on a post-mortem; the one thing that may be added while it is in
+    review (the document itself is read-only then)."""
+
+    postmortem = models.ForeignKey(PostMortem, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_name = models.CharField(max_length=150)
+    body = models.TextField()
+    # The status the post-mortem had when the comment was written (draft or in review).
+    during = models.CharField(max_length=16, choices=Status.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(body=""), name="review_comment_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author_name}: {self.body[:40]}"
 
 
 class WhyNode(models.Model):

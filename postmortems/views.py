@@ -3,12 +3,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
+from accounts.models import Team
 from accounts.permissions import Action, can, team_ids_of
 from config.errors import Forbidden, InvalidInput
 from incidents.access import get_incident_for_user
@@ -25,6 +27,7 @@ from postmortems.forms import (
     FactorForm,
     NewWhyForm,
     PostMortemForm,
+    ReviewCommentForm,
     WhyForm,
 )
 from postmortems.models import PROSE_FIELDS, TAXONOMY, ItemStatus, PostMortem, Status
@@ -62,6 +65,13 @@ def _detail_context(request: HttpRequest, postmortem: PostMortem) -> dict:
         "item_form": ActionItemForm(team_id=postmortem.team_id),
         "factor_form": FactorForm(),
         "item_statuses": ItemStatus.choices,
+        "missing": services.missing_sections(postmortem),
+        "comments": list(postmortem.comments.all()),
+        "can_comment": postmortem.status != Status.PUBLISHED
+        and can(user, postmortem.team_id, Action.RESPOND),
+        "approval_blocked": postmortem.status == Status.IN_REVIEW
+        and services.self_approval_refused(postmortem, user),
+        "can_administer": can(user, postmortem.team_id, Action.ADMINISTER),
     }
     if editable:
         form = PostMortemForm(instance=postmortem)
@@ -241,6 +251,46 @@ def blameless_check(request: HttpRequest, pk: int) -> HttpResponse:
     )
     findings = check_postmortem(draft, names_of_team(postmortem.team_id))
     return render(request, "postmortems/detail.html#blameless", {"findings": findings})
+
+
+@login_required
+@require_POST
+def comment_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """A reviewer comment: allowed in draft and in review (when the text itself is frozen)."""
+    postmortem = get_postmortem_for_user(request.user, pk)
+    require(request.user, postmortem.team_id, Action.RESPOND)
+    data = _valid(ReviewCommentForm(request.POST))
+    services.add_review_comment(
+        postmortem=postmortem, actor=Actor.of_request(request), body=data["body"]
+    )
+    if not request.htmx:
+        messages.success(request, _("Comment added."))
+    return _detail(request, postmortem, fragment="comments")
+
+
+# --- team settings --------------------------------------------------------------------------
+
+
+@login_required
+def team_settings(request: HttpRequest) -> HttpResponse:
+    """The post-mortem rules of each team the user belongs to; admins change them."""
+    teams = list(Team.objects.filter(pk__in=team_ids_of(request.user)).order_by("name"))
+    if request.method == "POST":
+        team = next((t for t in teams if str(t.pk) == request.POST.get("team", "")), None)
+        if team is None:
+            raise Http404("No such team")
+        require(request.user, team.pk, Action.ADMINISTER)
+        services.set_self_approval(
+            team=team,
+            actor=Actor.of_request(request),
+            allowed=request.POST.get("self_approval") == "on",
+        )
+        messages.success(request, _("Post-mortem settings of %(team)s saved.") % {"team": team})
+        return redirect("postmortems:settings")
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    rows = [(team, can(request.user, team.pk, Action.ADMINISTER)) for team in teams]
+    return render(request, "postmortems/settings.html", {"nav": "postmortems", "rows": rows})
 
 
 # --- 5 whys -------------------------------------------------------------------------------

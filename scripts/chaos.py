@@ -272,7 +272,8 @@ class Vigil:
         log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 (lives with the process)
         if kind == "web":
             cmd = [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.web_port}",
-                   "--workers", "2", "--timeout", "30", "--log-level", "warning"]  # fmt: skip
+                   "--workers", "2", "--timeout", "30", "--log-level", "warning",
+                   "--control-socket", str(self.data_dir / f"{name}.ctl")]  # fmt: skip
         elif kind == "worker":
             cmd = [PYTHON, "-m", "celery", "-A", "config", "worker", "-Q",
                    "ingest,probes,notify,default", "-P", "threads", "-c", "4", "-n",
@@ -284,7 +285,7 @@ class Vigil:
             raise ValueError(kind)
         process = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=log)
         self.processes[name] = process
-        if kind == "web" and wait_for(self.web_ready, 30, 0.2) is None:
+        if kind == "web" and wait_for(self.web_ready, 90, 0.2) is None:
             raise RuntimeError("gunicorn did not come up")
         return process
 

@@ -14,6 +14,8 @@ class SendResult:
     status_code: int | None = None
     # Seconds the service asked us to wait before trying again (429 Retry-After), if it said.
     retry_after: float | None = None
+    # Where the message was written instead of sent (the development mail backend's file).
+    written_to: str = ""
 
 
 def send(notification) -> SendResult:

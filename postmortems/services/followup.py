@@ -16,10 +16,11 @@ from postmortems.models import (
     ItemStatus,
     PostMortem,
     Priority,
+    Status,
 )
 from postmortems.search import refresh_search_document
 from postmortems.services.errors import PostmortemError
-from postmortems.services.workflow import check_editable
+from postmortems.services.workflow import IN_REVIEW_READ_ONLY, check_editable
 
 
 @transaction.atomic
@@ -59,6 +60,7 @@ def _check_priority(priority: int) -> int:
     return int(priority)
 
 
+@transaction.atomic
 def add_action_item(
     *,
     postmortem: PostMortem,
@@ -73,6 +75,10 @@ def add_action_item(
     if not title:
         raise PostmortemError("an action item needs a title")
     _check_owner(postmortem, owner)
+    # Locked so an item cannot slip in between submit's completeness check and the review.
+    postmortem = PostMortem.objects.select_for_update().get(pk=postmortem.pk)
+    if postmortem.status == Status.IN_REVIEW:
+        raise PostmortemError(IN_REVIEW_READ_ONLY)
     return ActionItem.objects.create(
         postmortem=postmortem,
         title=title[:255],
@@ -90,6 +96,9 @@ def update_action_item(*, item: ActionItem, actor: Actor, changes: dict) -> Acti
     unknown = set(changes) - allowed
     if unknown:
         raise PostmortemError(f"cannot edit {', '.join(sorted(unknown))}")
+    # Progress (the status) is tracked at any time; what the item is stays as reviewed.
+    if item.postmortem.status == Status.IN_REVIEW and set(changes) - {"status"}:
+        raise PostmortemError(IN_REVIEW_READ_ONLY)
     if "title" in changes and not (changes["title"] or "").strip():
         raise PostmortemError("an action item needs a title")
     if "owner" in changes:

@@ -6,9 +6,12 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts import audit
 from accounts.permissions import Action, can
+from config.errors import InvalidInput
 from incidents import services as incident_services
 from incidents.actors import Actor
 from postmortems.models import EDITABLE_FIELDS, PostMortem, Status
@@ -17,26 +20,77 @@ from postmortems.services.errors import PostmortemError
 
 
 def _locked(postmortem: PostMortem) -> PostMortem:
-    return PostMortem.objects.select_for_update().select_related("incident").get(pk=postmortem.pk)
+    return (
+        PostMortem.objects.select_for_update(of=("self", "incident"))
+        .select_related("incident", "team")
+        .get(pk=postmortem.pk)
+    )
 
 
 def edit_action(postmortem: PostMortem) -> Action:
-    """The role views and the API require to edit the text, 5 Whys and factors: drafts are
-    edited by responders, post-mortems in review by managers (published ones by nobody, which
-    ``check_editable`` refuses whatever the role)."""
-    return Action.CONFIGURE if postmortem.status == Status.IN_REVIEW else Action.RESPOND
+    """The role views and the API require to edit the text, 5 Whys and factors: responders.
+    Only drafts are editable at all, which ``check_editable`` enforces whatever the role."""
+    return Action.RESPOND
 
 
 def may_edit(postmortem: PostMortem, user) -> bool:
-    return postmortem.status != Status.PUBLISHED and can(
+    return postmortem.status == Status.DRAFT and can(
         user, postmortem.team_id, edit_action(postmortem)
     )
 
 
+IN_REVIEW_READ_ONLY = gettext_lazy(
+    "a post-mortem in review is read-only: reviewers may add comments; return it to draft to "
+    "change the document"
+)
+
+
 def check_editable(postmortem: PostMortem) -> None:
-    """State check of every edit (the caller holds the row lock): published is read-only."""
+    """State check of every edit (the caller holds the row lock): only drafts change. In
+    review the reviewer reads what was submitted; published is the record."""
     if postmortem.status == Status.PUBLISHED:
-        raise PostmortemError("a published post-mortem is read-only (action items stay editable)")
+        raise PostmortemError(
+            _("a published post-mortem is read-only (action items stay editable)")
+        )
+    if postmortem.status == Status.IN_REVIEW:
+        raise PostmortemError(IN_REVIEW_READ_ONLY)
+
+
+def missing_sections(postmortem: PostMortem) -> list[str]:
+    """What a post-mortem still lacks to be published, every item at once (empty: complete)."""
+    missing = []
+    if not postmortem.impact.strip():
+        missing.append(str(_("impact is empty")))
+    if not postmortem.what_went_wrong.strip():
+        missing.append(str(_("what went wrong is empty")))
+    if not postmortem.whys.filter(is_root_cause=True).exists():
+        missing.append(str(_("no answer of the 5-Why tree is marked as a root cause")))
+    if not postmortem.no_action_needed and not postmortem.items.exists():
+        missing.append(
+            str(_("no action item (add one, or state that no action is needed and why)"))
+        )
+    return missing
+
+
+def self_approval_refused(postmortem: PostMortem, user) -> bool:
+    """True when ``user`` submitted (or wrote) the post-mortem and the team wants another
+    person to approve it."""
+    if user is None or postmortem.team.postmortem_self_approval:
+        return False
+    authors = {postmortem.submitted_by_id, postmortem.created_by_id} - {None}
+    return user.pk in authors
+
+
+def _refuse(verb: str, postmortem: PostMortem, problems: list[str]) -> None:
+    if problems:
+        raise PostmortemError(
+            _("cannot %(verb)s %(title)s: %(problems)s")
+            % {
+                "verb": verb,
+                "title": postmortem.incident.reference,
+                "problems": "; ".join(problems),
+            }
+        )
 
 
 def _audit(postmortem: PostMortem, action: str, actor: Actor) -> None:
@@ -57,6 +111,8 @@ def update_postmortem(*, postmortem: PostMortem, actor: Actor, changes: dict) ->
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise PostmortemError(f"cannot edit {', '.join(sorted(unknown))}")
+    if "no_action_reason" in changes:
+        changes = {**changes, "no_action_reason": (changes["no_action_reason"] or "").strip()}
     title = changes.get("title", postmortem.title)
     if not (title or "").strip():
         raise PostmortemError("a post-mortem needs a title")
@@ -71,6 +127,10 @@ def update_postmortem(*, postmortem: PostMortem, actor: Actor, changes: dict) ->
         raise PostmortemError("record both ends of the data-loss window, or neither")
     if postmortem.data_loss_from and postmortem.data_loss_until < postmortem.data_loss_from:
         raise PostmortemError("the data-loss window ends before it starts")
+    if postmortem.no_action_needed and not postmortem.no_action_reason:
+        raise InvalidInput(
+            _("say why no action is needed, or untick “no action needed”"),
+        )
     postmortem.save(update_fields=[*changes, "updated_at"])
     refresh_search_document(postmortem.pk)
     return postmortem
@@ -88,6 +148,8 @@ def _transition(postmortem: PostMortem, *, allowed, new_status: str, verb: str) 
 def submit_for_review(*, postmortem: PostMortem, actor: Actor) -> PostMortem:
     postmortem = _locked(postmortem)
     _transition(postmortem, allowed=(Status.DRAFT,), new_status=Status.IN_REVIEW, verb="submit")
+    # In review nobody can fill a gap, so an incomplete document is not sent there.
+    _refuse(_("submit"), postmortem, missing_sections(postmortem))
     postmortem.submitted_at = timezone.now()
     postmortem.submitted_by = actor.user_or_none
     postmortem.save(update_fields=["status", "submitted_at", "submitted_by", "updated_at"])
@@ -122,7 +184,9 @@ def return_to_draft(*, postmortem: PostMortem, actor: Actor, note: str = "") -> 
 
 @transaction.atomic
 def publish(*, postmortem: PostMortem, actor: Actor) -> PostMortem:
-    """A manager approves: in review -> published. Refused while no 5-Why node is a root cause."""
+    """A manager approves: in review -> published. Refused, naming every problem at once, while
+    a section is missing (``missing_sections``), the incident is open, or the approver is the
+    person who submitted it and the team does not allow self-approval."""
     postmortem = _locked(postmortem)
     _transition(
         postmortem,
@@ -130,16 +194,20 @@ def publish(*, postmortem: PostMortem, actor: Actor) -> PostMortem:
         new_status=Status.PUBLISHED,
         verb="publish",
     )
-    if not postmortem.whys.filter(is_root_cause=True).exists():
-        raise PostmortemError(
-            "cannot publish without a root cause: mark at least one answer of the 5-Why tree "
-            "as a root cause"
-        )
+    problems = missing_sections(postmortem)
     if postmortem.incident.is_open:
-        raise PostmortemError(
-            f"cannot publish while {postmortem.incident.reference} is still open: its recovery "
-            "time is not known yet"
+        problems.append(
+            _("%(incident)s is still open: its recovery time is not known yet")
+            % {"incident": postmortem.incident.reference}
         )
+    if self_approval_refused(postmortem, actor.user_or_none):
+        problems.append(
+            _(
+                "the reviewer must be someone other than its author (a team admin can allow "
+                "self-approval in the post-mortem settings)"
+            )
+        )
+    _refuse(_("publish"), postmortem, problems)
     postmortem.published_at = timezone.now()
     postmortem.published_by = actor.user_or_none
     postmortem.save(update_fields=["status", "published_at", "published_by", "updated_at"])

@@ -81,7 +81,7 @@ def test_embedded_default_is_sqlite_and_filesystem_broker(tmp_path):
         {"VIGIL_DATA_DIR": str(tmp_path)},
         "settings.DATABASES['default']['ENGINE'], settings.CELERY_BROKER_URL",
     )
-    assert out == "django.db.backends.sqlite3 filesystem://"
+    assert out == "django.db.backends.sqlite3 filesystem://localhost/"
     assert (tmp_path / "secret_key").exists()
     assert (tmp_path / "broker" / "queue").is_dir()
 

@@ -4,7 +4,7 @@ from rest_framework.test import APIClient
 from incidents.actors import Actor
 from postmortems.models import ActionItem, Status
 from postmortems.services import add_why, edit_why
-from tests.postmortems.factories import draft_for
+from tests.postmortems.factories import complete, draft_for
 
 pytestmark = pytest.mark.django_db
 
@@ -37,13 +37,23 @@ def test_workflow_over_the_api(postmortem, responder, manager, viewer):
     response = api(responder).patch(base, {"summary": "Replies stopped"}, format="json")
     assert response.status_code == 200 and response.json()["summary"] == "Replies stopped"
     node = add_why(postmortem=postmortem, actor=Actor.of_user(responder), question="Why?")
+    refused = api(responder).post(base + "submit/")
+    assert refused.status_code == 409 and "root cause" in refused.json()["error"]["message"]
+    assert len(api(responder).get(base).json()["missing_sections"]) == 4
+    complete(postmortem, responder, root_cause=False)
+    edit_why(
+        node=node,
+        actor=Actor.of_user(responder),
+        question="Why?",
+        answer="quota",
+        is_root_cause=True,
+    )
+    assert api(responder).get(base).json()["missing_sections"] == []
     assert api(responder).post(base + "submit/").status_code == 200
     assert api(responder).post(base + "publish/").status_code == 403
-    refused = api(manager).post(base + "publish/")
-    assert refused.status_code == 409 and "root cause" in refused.json()["error"]["message"]
-    edit_why(
-        node=node, actor=Actor.of_user(manager), question="Why?", answer="quota", is_root_cause=True
-    )
+    comment = api(manager).post(base + "comments/", {"body": "Clear. Approving."}, format="json")
+    assert comment.status_code == 200
+    assert [c["body"] for c in comment.json()["comments"]] == ["Clear. Approving."]
     assert api(manager).post(base + "publish/").json()["status"] == Status.PUBLISHED
     assert api(manager).patch(base, {"summary": "late edit"}, format="json").status_code == 409
 

@@ -19,7 +19,7 @@ from postmortems.services import (
     update_postmortem,
     why_tree,
 )
-from tests.postmortems.factories import draft_for
+from tests.postmortems.factories import complete, draft_for
 
 pytestmark = pytest.mark.django_db
 
@@ -111,18 +111,9 @@ def test_edit_reorder_and_delete_subtree(postmortem, responder):
         add_why(postmortem=postmortem, actor=Actor.of_user(responder), question="  ")
 
 
-def test_publish_is_refused_without_a_root_cause(postmortem, responder, manager):
-    node = add_why(
-        postmortem=postmortem, actor=Actor.of_user(responder), question="Why?", answer="quota"
-    )
+def test_publish_records_who_and_when(postmortem, responder, manager):
+    complete(postmortem, responder)
     submit_for_review(postmortem=postmortem, actor=Actor.of_user(responder))
-    with pytest.raises(PostmortemError, match="root cause"):
-        publish(postmortem=postmortem, actor=Actor.of_user(manager))
-    postmortem.refresh_from_db()
-    assert postmortem.status == Status.IN_REVIEW
-    edit_why(
-        node=node, actor=Actor.of_user(manager), question="Why?", answer="quota", is_root_cause=True
-    )
     publish(postmortem=postmortem, actor=Actor.of_user(manager))
     postmortem.refresh_from_db()
     assert postmortem.status == Status.PUBLISHED
@@ -134,6 +125,7 @@ def test_publish_is_refused_without_a_root_cause(postmortem, responder, manager)
 def test_workflow_order_is_enforced(postmortem, responder, manager):
     with pytest.raises(PostmortemError, match="cannot publish a post-mortem that is draft"):
         publish(postmortem=postmortem, actor=Actor.of_user(manager))
+    complete(postmortem, responder)
     submit_for_review(postmortem=postmortem, actor=Actor.of_user(responder))
     with pytest.raises(PostmortemError, match="cannot submit"):
         submit_for_review(postmortem=postmortem, actor=Actor.of_user(responder))
@@ -143,13 +135,8 @@ def test_workflow_order_is_enforced(postmortem, responder, manager):
 
 
 def test_published_is_read_only_except_action_items(postmortem, responder, manager):
-    node = add_why(postmortem=postmortem, actor=Actor.of_user(responder), question="Why?")
-    edit_why(
-        node=node, actor=Actor.of_user(responder), question="Why?", answer="x", is_root_cause=True
-    )
-    item = add_action_item(
-        postmortem=postmortem, actor=Actor.of_user(responder), title="Add quota alert"
-    )
+    node = complete(postmortem, responder)
+    item = postmortem.items.get()
     submit_for_review(postmortem=postmortem, actor=Actor.of_user(responder))
     publish(postmortem=postmortem, actor=Actor.of_user(manager))
     for attempt in (
@@ -178,21 +165,23 @@ def test_published_is_read_only_except_action_items(postmortem, responder, manag
     assert postmortem.items.count() == 2
 
 
-def test_in_review_is_edited_by_managers_only(postmortem, responder, manager):
-    """The role is checked where the request comes in (API, views), not in the service."""
+def test_in_review_nobody_edits_the_document(postmortem, responder, manager):
+    """In review the text is frozen for everyone, managers included, over the API too."""
     from rest_framework.test import APIClient
 
+    complete(postmortem, responder)
     submit_for_review(postmortem=postmortem, actor=Actor.of_user(responder))
     postmortem.refresh_from_db()
-    assert edit_action(postmortem) == Action.CONFIGURE
+    assert edit_action(postmortem) == Action.RESPOND
     url = f"/api/v1/postmortems/{postmortem.pk}/"
     client = APIClient()
-    client.force_authenticate(responder)
-    assert client.patch(url, {"summary": "x"}, format="json").status_code == 403
-    client.force_authenticate(manager)
-    assert client.patch(url, {"summary": "Tightened"}, format="json").status_code == 200
+    for user in (responder, manager):
+        client.force_authenticate(user)
+        response = client.patch(url, {"summary": "Tightened"}, format="json")
+        assert response.status_code == 409
+        assert "in review is read-only" in response.json()["error"]["message"]
     postmortem.refresh_from_db()
-    assert postmortem.summary == "Tightened"
+    assert postmortem.summary != "Tightened"
 
 
 def test_factors_follow_the_taxonomy(postmortem, responder):

@@ -18,7 +18,7 @@ from accounts.models import Membership, Role, Team, User
 from incidents import services
 from incidents.actors import Actor
 from incidents.demo import demo_seeders
-from incidents.models import Incident, Service, Source
+from incidents.models import EventDispatch, Incident, Service, Source
 
 DEMO_SERVICES = [
     (
@@ -191,10 +191,22 @@ class Command(BaseCommand):
 
 
 def _backdate_timeline(incident: Incident, started, step) -> None:
-    """Demo data only: recreate the timeline with past times (entries are never updated)."""
+    """Demo data only: recreate the timeline with past times (entries are never updated).
+
+    The entries' outbox rows go with them (cascade) and are recreated beside the new entries:
+    the workers, once started, still escalate the demo incidents (otherwise the escalation
+    auditor finds them never escalated and repairs them with a warning on the first start).
+    """
     entries = list(incident.timeline.order_by("id"))
+    dispatches: dict[int, list[EventDispatch]] = {}
+    for dispatch in EventDispatch.objects.filter(entry__in=entries):
+        dispatches.setdefault(dispatch.entry_id, []).append(dispatch)
     incident.timeline.all().delete()
     for index, entry in enumerate(entries):
+        old_pk = entry.pk
         entry.pk = None
         entry.at = started + index * step
         entry.save(force_insert=True)
+        for dispatch in dispatches.get(old_pk, []):
+            dispatch.pk, dispatch.entry = None, entry
+            dispatch.save(force_insert=True)
