@@ -305,3 +305,30 @@ class ProfileForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["time_zone"].choices = _zone_choices()
+
+
+class NotificationRuleForm(forms.Form):
+    """One rule: for severity N or worse, this contact method, M minutes after the page."""
+
+    min_severity = forms.TypedChoiceField(label=_("For incidents of severity"), coerce=int)
+    contact_method = forms.TypedChoiceField(label=_("reach me by"), coerce=int)
+    delay_minutes = forms.IntegerField(
+        label=_("minutes after the page"), min_value=0, max_value=1440, initial=0
+    )
+
+    def __init__(self, *args, methods, **kwargs):
+        from incidents.severity import severity_text
+
+        super().__init__(*args, **kwargs)
+        self.fields["min_severity"].choices = [
+            (
+                n,
+                _("%(severity)s or worse") % {"severity": severity_text(n)}
+                if n < 5
+                else severity_text(n),
+            )
+            for n in (5, 4, 3, 2, 1)
+        ]
+        self.fields["contact_method"].choices = [
+            (m.pk, f"{m.get_kind_display()} {m.target}") for m in methods
+        ]

@@ -43,6 +43,12 @@ urlpatterns = [
         pages.contact_method_verify,
         name="contact-method-verify",
     ),
+    path("me/notification-rules/", pages.notification_rule_add, name="notification-rule-add"),
+    path(
+        "me/notification-rules/<int:pk>/delete/",
+        pages.notification_rule_remove,
+        name="notification-rule-remove",
+    ),
     path(
         "me/contact-methods/<int:pk>/move/<str:direction>/",
         pages.contact_method_move,

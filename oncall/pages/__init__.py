@@ -13,6 +13,8 @@ from oncall.pages.me import (
     contact_method_verify,
     contact_methods,
     my_profile,
+    notification_rule_add,
+    notification_rule_remove,
 )
 from oncall.pages.policies import (
     escalation_section,
@@ -34,7 +36,7 @@ from oncall.pages.rotations import (
 __all__ = [
     "channel_edit", "channel_new", "channel_test", "contact_method_move",
     "contact_method_remove", "contact_method_verify", "contact_methods", "escalation_section",
-    "my_profile", "override_add", "override_remove", "policy_delete", "policy_edit",
+    "my_profile", "notification_rule_add", "notification_rule_remove", "override_add", "override_remove", "policy_delete", "policy_edit",
     "policy_new", "preview_pages", "rotation_edit", "rotation_new", "service_policy",
     "setup_overview", "shift_swap",
 ]  # fmt: skip
