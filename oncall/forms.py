@@ -332,3 +332,60 @@ class NotificationRuleForm(forms.Form):
         self.fields["contact_method"].choices = [
             (m.pk, f"{m.get_kind_display()} {m.target}") for m in methods
         ]
+
+
+class AutomatedActionForm(forms.Form):
+    """An automated action of one level: a signed JSON POST when the level engages."""
+
+    version = forms.CharField(required=False, widget=forms.HiddenInput)
+    level = forms.TypedChoiceField(label=_("Fired when this level engages"), coerce=int)
+    name = forms.CharField(label=_("Name"), max_length=120)
+    url = forms.CharField(
+        label=_("URL (POST, JSON)"),
+        max_length=500,
+        help_text=_("Called through the same guard as probes: private addresses are refused."),
+    )
+    body_template = forms.CharField(
+        label=_("Body (JSON object)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+        help_text=_(
+            'Strings may name the incident: "{{ incident.reference }}", "{{ incident.title }}", '
+            '"{{ incident.severity }}", "{{ service.slug }}", "{{ level }}".'
+        ),
+    )
+    secret = forms.CharField(
+        label=_("Signing secret"),
+        required=False,
+        max_length=128,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_(
+            "Signs each request (X-Vigil-Signature, HMAC-SHA256). Never shown again; "
+            "leave empty to keep the current one."
+        ),
+    )
+    clear_secret = forms.BooleanField(label=_("Remove the signing secret"), required=False)
+
+    def __init__(self, *args, levels, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["level"].choices = [(n, f"L{n} · {LEVEL_NAMES[n]}") for n in levels]
+
+    def clean_name(self):
+        return _no_nul(self.cleaned_data["name"].strip())
+
+    def clean_url(self):
+        return _no_nul(self.cleaned_data["url"].strip())
+
+    def clean_body_template(self):
+        from config.errors import InvalidInput
+        from oncall.configure.actions import parse_body_template
+
+        try:
+            return parse_body_template(_no_nul(self.cleaned_data["body_template"]))
+        except InvalidInput as exc:
+            raise forms.ValidationError(exc.message.removeprefix("body_template: ")) from None
+
+    def values(self) -> dict:
+        data = self.cleaned_data
+        return {"name": data["name"], "url": data["url"], "body_template": data["body_template"],
+                "secret": data["secret"] or None}  # fmt: skip

@@ -12,6 +12,13 @@ Keyword-only, one transaction each, rows locked when they change, one audit row 
 the API check roles; these check state.
 """
 
+from oncall.configure.actions import (
+    ACTION_FIELDS,
+    create_action,
+    delete_action,
+    try_action,
+    update_action,
+)
 from oncall.configure.common import (
     CHANNEL_FIELDS,
     MAX_SHIFT_HOURS,
@@ -45,6 +52,7 @@ from oncall.configure.rotations import (
 from oncall.configure.rules import add_notification_rule, remove_notification_rule
 
 __all__ = [
+    "ACTION_FIELDS", "create_action", "delete_action", "try_action", "update_action",
     "CHANNEL_FIELDS", "MAX_SHIFT_HOURS", "MAX_TIMEOUT_MINUTES", "POLICY_FIELDS",
     "ROTATION_FIELDS", "LevelSpec", "add_contact_method", "add_notification_rule",
     "remove_notification_rule", "add_override", "check_destination",
