@@ -266,8 +266,9 @@ def _invite_page(request, token: str, *, invite=None, form=None, status=200, err
         },
         status=status,
     )
-    # The token is in the URL: never send it onwards in a Referer, never cache the page.
-    response["Referrer-Policy"] = "no-referrer"
+    # The token is in the URL: never send it to another site in a Referer (same-origin: the form posts still carry
+    # their Origin for the CSRF check), never cache the page.
+    response["Referrer-Policy"] = "same-origin"
     response["Cache-Control"] = "no-store"
     return response
 

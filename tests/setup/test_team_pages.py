@@ -185,7 +185,7 @@ def test_signed_in_user_accepts_an_invite_once(team, team_admin):
     newcomer = UserFactory()
     client = client_for(newcomer)
     page = client.get(f"/invite/{issued.token}/")
-    assert page.status_code == 200 and page["Referrer-Policy"] == "no-referrer"
+    assert page.status_code == 200 and page["Referrer-Policy"] == "same-origin"
     assert team.name in page.content.decode()
     response = client.post(f"/invite/{issued.token}/")
     assert response.status_code == 303 and response["Location"] == _page(team)
