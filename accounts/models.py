@@ -163,3 +163,64 @@ class ExternalIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} via {self.issuer}"
+
+
+class TeamInviteQuerySet(models.QuerySet):
+    def pending(self, now=None) -> TeamInviteQuerySet:
+        from django.utils import timezone
+
+        now = now or timezone.now()
+        return self.filter(used_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now)
+
+
+class TeamInvite(models.Model):
+    """A single-use, expiring link that makes whoever opens it a member of ``team``.
+
+    Only an HMAC of the link's token is stored (accounts.invites); the link is shown once, to
+    the admin who made it (and mailed to ``email`` when one was given).
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invites")
+    role = models.PositiveSmallIntegerField(choices=Role.choices, default=Role.RESPONDER)
+    email = models.EmailField(blank=True, help_text="Who it was sent to, if anyone.")
+    # HMAC-SHA256 (hex) of the token, keyed from SECRET_KEY: the lookup key, never the token.
+    digest = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TeamInviteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=[r.value for r in Role]), name="invite_role_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(used_at__isnull=True) | models.Q(revoked_at__isnull=True),
+                name="invite_not_used_and_revoked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"invite to {self.team} as {self.get_role_display()}"
+
+    def state(self, now=None) -> str:
+        from django.utils import timezone
+
+        now = now or timezone.now()
+        if self.used_at:
+            return "used"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        return "pending"

@@ -189,6 +189,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# Team invites (accounts.invites): days a link stays valid, and whether a person without an
+# account may register a local one (username + password) through an invite. Off when people
+# come only through single sign-on.
+TEAM_INVITE_DAYS = env_int("TEAM_INVITE_DAYS", 7, minimum=1)
+LOCAL_ACCOUNTS_ENABLED = env_bool("LOCAL_ACCOUNTS_ENABLED", True)
 
 HTTPS = env_bool("VIGIL_HTTPS", False)
 SECURE_SSL_REDIRECT = HTTPS

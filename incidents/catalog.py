@@ -4,7 +4,8 @@ integration off and on.
 Each function is keyword-only, runs in one transaction, locks the row it changes, saves only the
 fields that changed and writes one audit row (``service.created``, ``service.updated``,
 ``service.archived``, ``service.restored``, ``integration.deactivated``,
-``integration.reactivated``). Views and the API check roles; these check state.
+``integration.reactivated``, ``integration.severity_mapping_changed``). Views and the API check
+roles; these check state.
 
 Archiving a service stops it from opening incidents: its integrations are deactivated (their
 senders get 404 as for an unknown token), every app that registered an archive hook switches off
@@ -269,3 +270,80 @@ def deactivate_integration(*, integration: Integration, actor: Actor) -> Integra
 
 def reactivate_integration(*, integration: Integration, actor: Actor) -> Integration:
     return _set_integration_active(integration=integration, actor=actor, active=True)
+
+
+# --- severity mapping of an integration ------------------------------------------------------
+
+MAPPING_FIELDS = ("severity_mapping", "default_severity")
+MAX_MAPPED_WORDS = 30
+
+
+def clean_severity_mapping(mapping: dict) -> dict[str, int]:
+    """Words (case-insensitive, 1-64 characters) to severities 1-5; refuses anything else."""
+    if not isinstance(mapping, dict):
+        raise InvalidInput("severity_mapping: an object of word -> severity 1-5")
+    if len(mapping) > MAX_MAPPED_WORDS:
+        raise InvalidInput(f"severity_mapping: at most {MAX_MAPPED_WORDS} words")
+    cleaned: dict[str, int] = {}
+    for word, severity in mapping.items():
+        key = str(word).strip().lower()
+        if not key or len(key) > 64 or "\x00" in key or key in "12345":
+            raise InvalidInput(
+                f"severity_mapping: {str(word)[:64]!r} is not a word (1-64 characters; the "
+                "numbers 1-5 always mean themselves)"
+            )
+        if isinstance(severity, bool) or not isinstance(severity, int) or not 1 <= severity <= 5:
+            raise InvalidInput(f"severity_mapping: {key!r} must map to 1 to 5")
+        cleaned[key] = severity
+    return cleaned
+
+
+def set_severity_mapping(
+    *,
+    integration: Integration,
+    mapping: dict,
+    default_severity: int,
+    actor: Actor,
+    version: str | None = None,
+) -> Integration:
+    """Replace the integration's overrides of the word -> severity map and its severity for
+    deliveries that name none (or an unknown word). Deliveries from then on use them; the
+    process cache of integrations is dropped after commit (others within
+    INGEST_INTEGRATION_CACHE_SECONDS)."""
+    mapping = clean_severity_mapping(mapping)
+    if isinstance(default_severity, bool) or default_severity not in (1, 2, 3, 4, 5):
+        raise InvalidInput("default_severity: 1 to 5")
+    with transaction.atomic():
+        integration = (
+            Integration.objects.select_for_update(of=("self",))
+            .select_related("service__team")
+            .get(pk=integration.pk)
+        )
+        refuse_if_stale(
+            integration, MAPPING_FIELDS, version, what=f"the severities of {integration.name}"
+        )
+        old_mapping, old_default = (
+            dict(integration.severity_mapping or {}),
+            integration.default_severity,
+        )
+        if old_mapping == mapping and old_default == default_severity:
+            return integration
+        integration.severity_mapping = mapping
+        integration.default_severity = default_severity
+        integration.save(update_fields=list(MAPPING_FIELDS))
+        audit(
+            action="integration.severity_mapping_changed",
+            actor=actor.user_or_none,
+            actor_label=actor.label,
+            ip=actor.ip,
+            team=integration.service.team,
+            target=f"integration:{integration.pk}",
+            data={
+                "old": old_mapping,
+                "new": mapping,
+                "old_default": old_default,
+                "new_default": default_severity,
+            },
+        )
+        transaction.on_commit(forget_cached_integrations)
+    return integration

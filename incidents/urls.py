@@ -26,6 +26,11 @@ urlpatterns = [
         name="integration-page",
     ),
     path(
+        "services/<slug:slug>/integrations/<int:pk>/severities/",
+        catalog.integration_severities,
+        name="integration-severities",
+    ),
+    path(
         "services/<slug:slug>/integrations/<int:pk>/rotate/",
         catalog.integration_rotate,
         name="integration-rotate",

@@ -53,3 +53,7 @@ class OncallConfig(AppConfig):
                 get_context=escalation_section,
             )
         )
+        from accounts.services import register_member_removal_hook
+        from oncall.configure.members import forget_removed_member
+
+        register_member_removal_hook(forget_removed_member)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -79,13 +80,52 @@ def recipients_of(level_spec: dict, *, team_id_hint=None, now: datetime) -> tupl
     return list(ordered.values()), notes
 
 
-def _destinations_of(user) -> list[tuple[str, str, ContactMethod | None]]:
-    methods = [m for m in user.contact_methods.all() if m.is_active]
+class Destination(NamedTuple):
+    kind: str
+    target: str
+    method: ContactMethod | None
+    delay_minutes: int = 0
+
+
+def rule_tier(min_severities, severity: int) -> int | None:
+    """The tier of a person's rules a severity falls in: the highest ``min_severity`` at or
+    below it, or None when every tier starts above it."""
+    eligible = [tier for tier in set(min_severities) if tier <= severity]
+    return max(eligible) if eligible else None
+
+
+def destinations_for(user, severity: int | None = None) -> list[Destination]:
+    """Where and when to reach a person for a page of ``severity``.
+
+    Their notification rules decide (the tier the severity falls in, active methods only);
+    without rules, or when the tier names no active method, every active contact method at
+    once, else the account's e-mail address: a page is never dropped for want of a rule."""
+    methods = sorted(
+        (m for m in user.contact_methods.all() if m.is_active), key=lambda m: (m.position, m.pk)
+    )
+    if severity is not None and methods:
+        rules = list(user.notification_rules.all())
+        tier = rule_tier([r.min_severity for r in rules], severity)
+        if tier is not None:
+            active = {m.pk: m for m in methods}
+            chosen = [
+                Destination(active[r.contact_method_id].kind, active[r.contact_method_id].target,
+                            active[r.contact_method_id], r.delay_minutes)
+                for r in sorted(rules, key=lambda r: (r.delay_minutes, r.pk))
+                if r.min_severity == tier and r.contact_method_id in active
+            ]  # fmt: skip
+            if chosen:
+                return chosen
     if methods:
-        return [(m.kind, m.target, m) for m in methods]
+        return [Destination(m.kind, m.target, m) for m in methods]
     if user.email:
-        return [(ChannelKind.EMAIL, user.email, None)]
+        return [Destination(ChannelKind.EMAIL, user.email, None)]
     return []
+
+
+def _destinations_of(user) -> list[tuple[str, str, ContactMethod | None]]:
+    """Every destination of a person regardless of severity (kind, target, method)."""
+    return [(d.kind, d.target, d.method) for d in destinations_for(user)]
 
 
 def create_level_notifications(
@@ -107,7 +147,8 @@ def create_level_notifications(
     rows: list[Notification] = []
     labels: list[str] = []
 
-    def add(key: str, kind: str, target: str, label: str, payload: dict, **links) -> None:
+    def add(key: str, kind: str, target: str, label: str, payload: dict, delay: int = 0,
+            **links) -> None:  # fmt: skip
         rows.append(
             Notification(
                 idempotency_key=f"{prefix}:{key}"[:200],
@@ -118,12 +159,12 @@ def create_level_notifications(
                 target=target,
                 label=label[:200],
                 payload=payload,
-                next_attempt_at=now,
+                next_attempt_at=now + timedelta(minutes=delay),
                 created_at=now,
                 **links,
             )
         )
-        labels.append(f"{label} ({kind})")
+        labels.append(f"{label} ({kind}{f', after {delay} min' if delay else ''})")
 
     existing = set(
         Notification.objects.filter(idempotency_key__startswith=prefix + ":").values_list(
@@ -166,14 +207,16 @@ def create_level_notifications(
         notes.append(f"drill: {len(users)} people not paged (DRILLS_PAGE_PEOPLE is off)")
         users = []
     for user in users:
-        destinations = _destinations_of(user)
+        destinations = destinations_for(user, incident.severity)
         if not destinations:
             notes.append(f"{user} has no contact method and no email")
-        for kind, target, method in destinations:
+        for kind, target, method, delay in destinations:
             key = f"u{user.pk}:{f'cm{method.pk}' if method else 'email'}"
+            if delay:
+                key += f":d{delay}"  # a rule may use one method twice (at once, then again)
             if fresh(key):
-                add(key, kind, target, str(user), message_for(user, str(user)), recipient=user,
-                    contact_method=method)  # fmt: skip
+                add(key, kind, target, str(user), message_for(user, str(user)), delay,
+                    recipient=user, contact_method=method)  # fmt: skip
     for channel in Channel.objects.filter(pk__in=level_spec.get("channel_ids", []), is_active=True):
         key = f"ch{channel.pk}"
         if fresh(key):
@@ -181,9 +224,13 @@ def create_level_notifications(
                 message_for(None, channel.name), channel=channel)  # fmt: skip
 
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    # Only what is due now goes to the workers; a rule's later step waits in its row for the
+    # sweep (and is cancelled with the other queued pages when someone acknowledges first).
     ids = list(
         Notification.objects.filter(
-            idempotency_key__in=[r.idempotency_key for r in rows], status=NotificationStatus.QUEUED
+            idempotency_key__in=[r.idempotency_key for r in rows],
+            status=NotificationStatus.QUEUED,
+            next_attempt_at__lte=now,
         ).values_list("pk", flat=True)
     )
     summary = ", ".join(labels) if labels else "nobody to notify"

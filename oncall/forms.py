@@ -305,3 +305,87 @@ class ProfileForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["time_zone"].choices = _zone_choices()
+
+
+class NotificationRuleForm(forms.Form):
+    """One rule: for severity N or worse, this contact method, M minutes after the page."""
+
+    min_severity = forms.TypedChoiceField(label=_("For incidents of severity"), coerce=int)
+    contact_method = forms.TypedChoiceField(label=_("reach me by"), coerce=int)
+    delay_minutes = forms.IntegerField(
+        label=_("minutes after the page"), min_value=0, max_value=1440, initial=0
+    )
+
+    def __init__(self, *args, methods, **kwargs):
+        from incidents.severity import severity_text
+
+        super().__init__(*args, **kwargs)
+        self.fields["min_severity"].choices = [
+            (
+                n,
+                _("%(severity)s or worse") % {"severity": severity_text(n)}
+                if n < 5
+                else severity_text(n),
+            )
+            for n in (5, 4, 3, 2, 1)
+        ]
+        self.fields["contact_method"].choices = [
+            (m.pk, f"{m.get_kind_display()} {m.target}") for m in methods
+        ]
+
+
+class AutomatedActionForm(forms.Form):
+    """An automated action of one level: a signed JSON POST when the level engages."""
+
+    version = forms.CharField(required=False, widget=forms.HiddenInput)
+    level = forms.TypedChoiceField(label=_("Fired when this level engages"), coerce=int)
+    name = forms.CharField(label=_("Name"), max_length=120)
+    url = forms.CharField(
+        label=_("URL (POST, JSON)"),
+        max_length=500,
+        help_text=_("Called through the same guard as probes: private addresses are refused."),
+    )
+    body_template = forms.CharField(
+        label=_("Body (JSON object)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+        help_text=_(
+            'Strings may name the incident: "{{ incident.reference }}", "{{ incident.title }}", '
+            '"{{ incident.severity }}", "{{ service.slug }}", "{{ level }}".'
+        ),
+    )
+    secret = forms.CharField(
+        label=_("Signing secret"),
+        required=False,
+        max_length=128,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_(
+            "Signs each request (X-Vigil-Signature, HMAC-SHA256). Never shown again; "
+            "leave empty to keep the current one."
+        ),
+    )
+    clear_secret = forms.BooleanField(label=_("Remove the signing secret"), required=False)
+
+    def __init__(self, *args, levels, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["level"].choices = [(n, f"L{n} · {LEVEL_NAMES[n]}") for n in levels]
+
+    def clean_name(self):
+        return _no_nul(self.cleaned_data["name"].strip())
+
+    def clean_url(self):
+        return _no_nul(self.cleaned_data["url"].strip())
+
+    def clean_body_template(self):
+        from config.errors import InvalidInput
+        from oncall.configure.actions import parse_body_template
+
+        try:
+            return parse_body_template(_no_nul(self.cleaned_data["body_template"]))
+        except InvalidInput as exc:
+            raise forms.ValidationError(exc.message.removeprefix("body_template: ")) from None
+
+    def values(self) -> dict:
+        data = self.cleaned_data
+        return {"name": data["name"], "url": data["url"], "body_template": data["body_template"],
+                "secret": data["secret"] or None}  # fmt: skip

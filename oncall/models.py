@@ -522,3 +522,42 @@ class AckLink(models.Model):
 
     def __str__(self) -> str:
         return f"ack {self.incident.reference} for {self.recipient or self.label}"
+
+
+class NotificationRule(models.Model):
+    """How one person wants to be reached for incidents of at least ``min_severity``: this
+    contact method, ``delay_minutes`` after the page (PagerDuty's urgency rules).
+
+    A person's rules form tiers by ``min_severity``; a page uses the highest tier at or below
+    the incident's severity. With no rules, or no tier reaching down to the severity, every
+    active contact method is used at once (oncall.delivery.destinations_for).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_rules"
+    )
+    min_severity = models.PositiveSmallIntegerField()
+    contact_method = models.ForeignKey(
+        ContactMethod, on_delete=models.CASCADE, related_name="rules"
+    )
+    delay_minutes = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-min_severity", "delay_minutes", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_severity__gte=1, min_severity__lte=5),
+                name="notification_rule_severity_1_to_5",
+            ),
+            models.CheckConstraint(
+                condition=Q(delay_minutes__lte=1440), name="notification_rule_delay_at_most_a_day"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "min_severity", "contact_method", "delay_minutes"],
+                name="notification_rule_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: severity >= {self.min_severity} -> {self.contact_method_id} +{self.delay_minutes}m"

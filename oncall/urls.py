@@ -19,6 +19,10 @@ urlpatterns = [
     path("policies/new/", pages.policy_new, name="policy-new"),
     path("policies/<int:pk>/", pages.policy_edit, name="policy"),
     path("policies/<int:pk>/delete/", pages.policy_delete, name="policy-delete"),
+    path("policies/<int:pk>/actions/new/", pages.action_new, name="action-new"),
+    path("actions/<int:pk>/", pages.action_edit, name="action"),
+    path("actions/<int:pk>/delete/", pages.action_delete, name="action-delete"),
+    path("actions/<int:pk>/test/", pages.action_test, name="action-test"),
     path("services/<slug:slug>/policy/", pages.service_policy, name="service-policy"),
     path("rotations/new/", pages.rotation_new, name="rotation-new"),
     path("rotations/<int:pk>/", pages.rotation_edit, name="rotation"),
@@ -43,6 +47,12 @@ urlpatterns = [
         "me/contact-methods/<int:pk>/verify/",
         pages.contact_method_verify,
         name="contact-method-verify",
+    ),
+    path("me/notification-rules/", pages.notification_rule_add, name="notification-rule-add"),
+    path(
+        "me/notification-rules/<int:pk>/delete/",
+        pages.notification_rule_remove,
+        name="notification-rule-remove",
     ),
     path(
         "me/contact-methods/<int:pk>/move/<str:direction>/",

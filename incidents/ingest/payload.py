@@ -33,6 +33,15 @@ MAX_TEXT = 1024
 
 SEVERITY_DIGITS = frozenset("12345")  # ASCII only: str.isdigit() is true for "²" too
 
+# What each sender calls its severities, in its own order (worst first), for the mapping table
+# on the integration page; DEFAULT_SEVERITY_WORDS maps them unless the integration overrides.
+SENDER_SEVERITY_WORDS = {
+    "alertmanager": ("critical", "error", "warning", "info"),  # the `severity` label
+    "grafana": ("critical", "error", "warning", "info"),  # the `severity` label
+    "pagerduty": ("critical", "error", "warning", "info"),  # payload.severity, exactly these
+    "generic": ("critical", "error", "major", "warning", "info"),  # `severity`, or 1-5
+}
+
 DEFAULT_SEVERITY_WORDS = {
     "critical": 4,
     "error": 3,
@@ -185,12 +194,13 @@ def severity_from_word(word, integration, field: str, *, strict: bool = False) -
         text = word.strip().lower()
         if text in SEVERITY_DIGITS and not strict:
             return int(text)
-        if any(char.isnumeric() for char in text):
-            # "7", "4.5", or a Unicode digit such as "²" (isdigit() is true for it, int() fails)
-            raise PayloadError(field, "must be 1 to 5 or a severity word")
+        # The integration's own words first: a team may map "p1" or "sev2" (page settings).
         mapping = {**DEFAULT_SEVERITY_WORDS, **_overrides(integration)}
         if text in mapping:
             return mapping[text]
+        if any(char.isnumeric() for char in text):
+            # "7", "4.5", or a Unicode digit such as "²" (isdigit() is true for it, int() fails)
+            raise PayloadError(field, "must be 1 to 5 or a severity word")
         if strict:
             raise PayloadError(field, "must be one of critical, error, warning, info")
         return integration.default_severity

@@ -39,3 +39,14 @@ def when(context, value: datetime | None, empty: str = "—") -> str:
         local.strftime("%Y-%m-%d %H:%M:%S %Z"),
         shown,
     )
+
+
+@register.filter
+def severity_text(value) -> str:
+    """``5 · outage``: a severity number with its word (incidents.severity)."""
+    from incidents.severity import severity_text as text
+
+    try:
+        return text(int(value))
+    except (TypeError, ValueError):
+        return str(value)

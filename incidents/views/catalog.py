@@ -28,7 +28,13 @@ from config.stale import version_of
 from incidents import catalog
 from incidents.access import get_service_for_user
 from incidents.actors import Actor
-from incidents.forms_catalog import IntegrationForm, RotateTokenForm, ServiceForm
+from incidents.forms_catalog import (
+    IntegrationForm,
+    RotateTokenForm,
+    ServiceForm,
+    SeverityMappingForm,
+    mapping_rows,
+)
 from incidents.ingest.examples import example_for
 from incidents.ingest.services import (
     MAX_ATTEMPTS,
@@ -38,6 +44,7 @@ from incidents.ingest.services import (
 )
 from incidents.models import OPEN_STATUSES, InboundEvent, Incident, Integration, Service
 from incidents.service_sections import sections_for
+from incidents.severity import severity_text
 from incidents.views.common import see_other
 
 
@@ -269,10 +276,22 @@ def _delivery_outcome(event: InboundEvent) -> tuple[str, str]:
     return "pending", ""
 
 
+def _mapping_form(integration: Integration, data=None) -> SeverityMappingForm:
+    initial = {
+        "default_severity": integration.default_severity,
+        "version": version_of(integration, catalog.MAPPING_FIELDS),
+    }
+    return SeverityMappingForm(data, integration=integration, initial=initial)
+
+
 @login_required
 @require_GET
 def integration_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     integration = _get_integration(request, slug, pk)
+    return _integration_page(request, integration)
+
+
+def _integration_page(request, integration, *, mapping_form=None, status=200) -> HttpResponse:
     events = list(
         InboundEvent.objects.filter(integration=integration)
         .select_related("incident")
@@ -292,8 +311,41 @@ def integration_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             "can_configure": can(request.user, integration.service.team_id, Action.CONFIGURE),
             "base_url": public_base_url(request),
             "now": timezone.now(),
+            "mapping_rows": mapping_rows(integration),
+            "mapping_form": mapping_form or _mapping_form(integration),
+            "default_severity_text": severity_text(integration.default_severity),
         },
+        status=status,
     )
+
+
+@login_required
+@require_POST
+def integration_severities(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Save the word -> severity table; the page again with field errors when refused."""
+    integration = _get_integration(request, slug, pk)
+    require_role(
+        request.user,
+        integration.service.team_id,
+        Action.CONFIGURE,
+        doing=_("Changing how an integration's severities map"),
+    )
+    form = _mapping_form(integration, request.POST)
+    if form.is_valid():
+        try:
+            catalog.set_severity_mapping(
+                integration=integration,
+                mapping=form.mapping(),
+                default_severity=form.cleaned_data["default_severity"],
+                actor=Actor.of_request(request),
+                version=form.cleaned_data["version"],
+            )
+        except DomainError as exc:
+            error_to_form(form, exc)
+        else:
+            url = reverse("integration-page", args=[slug, integration.pk]) + "#severities"
+            return see_other(url)
+    return _integration_page(request, integration, mapping_form=form, status=400)
 
 
 @login_required

@@ -6,10 +6,19 @@ Keyword-only, one transaction each, rows locked when they change, one audit row 
 ``oncall.service_policy_set``, ``oncall.rotation_created``, ``oncall.rotation_updated``,
 ``oncall.override_added``, ``oncall.override_removed``, ``oncall.channel_created``,
 ``oncall.channel_updated``, ``oncall.channel_tested``, ``contact_method.added``,
-``contact_method.removed``, ``contact_method.moved``, ``contact_method.verified``). Views and
+``contact_method.removed``, ``contact_method.moved``, ``contact_method.verified``,
+``notification_rule.added``, ``notification_rule.removed``, ``oncall.action_created``,
+``oncall.action_updated``, ``oncall.action_deleted``, ``oncall.action_tested``). Views and
 the API check roles; these check state.
 """
 
+from oncall.configure.actions import (
+    ACTION_FIELDS,
+    create_action,
+    delete_action,
+    try_action,
+    update_action,
+)
 from oncall.configure.common import (
     CHANNEL_FIELDS,
     MAX_SHIFT_HOURS,
@@ -40,10 +49,13 @@ from oncall.configure.rotations import (
     rotation_version,
     update_rotation,
 )
+from oncall.configure.rules import add_notification_rule, remove_notification_rule
 
 __all__ = [
+    "ACTION_FIELDS", "create_action", "delete_action", "try_action", "update_action",
     "CHANNEL_FIELDS", "MAX_SHIFT_HOURS", "MAX_TIMEOUT_MINUTES", "POLICY_FIELDS",
-    "ROTATION_FIELDS", "LevelSpec", "add_contact_method", "add_override", "check_destination",
+    "ROTATION_FIELDS", "LevelSpec", "add_contact_method", "add_notification_rule",
+    "remove_notification_rule", "add_override", "check_destination",
     "create_policy", "create_rotation", "delete_policy", "move_contact_method",
     "remove_contact_method", "remove_override", "rotation_version", "save_channel",
     "send_channel_test", "set_service_policy", "update_policy",

@@ -6,6 +6,7 @@ Reading needs membership; writing needs the manager role in the team (403), exce
 methods, which every signed-in person manages for themself. Another team's object is a 404.
 """
 
+from oncall.pages.actions import action_delete, action_edit, action_new, action_test
 from oncall.pages.channels import channel_edit, channel_new, channel_test
 from oncall.pages.me import (
     contact_method_move,
@@ -13,6 +14,8 @@ from oncall.pages.me import (
     contact_method_verify,
     contact_methods,
     my_profile,
+    notification_rule_add,
+    notification_rule_remove,
 )
 from oncall.pages.policies import (
     escalation_section,
@@ -32,9 +35,10 @@ from oncall.pages.rotations import (
 )
 
 __all__ = [
+    "action_delete", "action_edit", "action_new", "action_test",
     "channel_edit", "channel_new", "channel_test", "contact_method_move",
     "contact_method_remove", "contact_method_verify", "contact_methods", "escalation_section",
-    "my_profile", "override_add", "override_remove", "policy_delete", "policy_edit",
+    "my_profile", "notification_rule_add", "notification_rule_remove", "override_add", "override_remove", "policy_delete", "policy_edit",
     "policy_new", "preview_pages", "rotation_edit", "rotation_new", "service_policy",
     "setup_overview", "shift_swap",
 ]  # fmt: skip

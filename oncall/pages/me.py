@@ -17,14 +17,17 @@ from accounts.profile import update_profile
 from config.errors import DomainError
 from config.pages import error_to_form
 from incidents.actors import Actor
+from incidents.severity import severity_text
 from incidents.views.common import see_other
 from oncall import configure
 from oncall.forms import (
     ContactMethodForm,
+    NotificationRuleForm,
     ProfileForm,
 )
 from oncall.models import (
     ContactMethod,
+    NotificationRule,
     Rotation,
 )
 from oncall.rotations import shifts_between
@@ -39,20 +42,78 @@ def _my_method(request, pk: int) -> ContactMethod:
     return method
 
 
-def _contact_page(request, form, *, status=200, result=None, tested=None):
+def rule_tiers(rules: list[NotificationRule]) -> list[dict]:
+    """The person's rules as tiers, worst first: which severities each covers and its steps."""
+    tiers = sorted({r.min_severity for r in rules}, reverse=True)
+    shown, upper = [], 5
+    for tier in tiers:
+        steps = sorted(
+            (r for r in rules if r.min_severity == tier), key=lambda r: (r.delay_minutes, r.pk)
+        )
+        shown.append(
+            {
+                "min": tier,
+                "covers": [severity_text(n) for n in range(upper, tier - 1, -1)],
+                "steps": steps,
+            }
+        )
+        upper = tier - 1
+    return shown
+
+
+def _contact_page(request, form, *, status=200, result=None, tested=None, rule_form=None):
+    methods = list(ContactMethod.objects.filter(user=request.user))
+    rules = list(
+        NotificationRule.objects.filter(user=request.user).select_related("contact_method")
+    )
+    tiers = rule_tiers(rules)
+    lowest = min((t["min"] for t in tiers), default=None)
     return render(
         request,
         "oncall/contact_methods.html",
         {
             "nav": "oncall",
             "form": form,
-            "methods": list(ContactMethod.objects.filter(user=request.user)),
+            "methods": methods,
             "result": result,
             "tested": tested,
             "teams": Membership.objects.filter(user=request.user).select_related("team"),
+            "tiers": tiers,
+            "uncovered": [severity_text(n) for n in range(lowest - 1, 0, -1)] if lowest else [],
+            "rule_form": rule_form or NotificationRuleForm(methods=methods),
         },
         status=status,
     )
+
+
+@login_required
+@require_POST
+def notification_rule_add(request: HttpRequest) -> HttpResponse:
+    methods = list(ContactMethod.objects.filter(user=request.user))
+    form = NotificationRuleForm(request.POST, methods=methods)
+    if form.is_valid():
+        method = next(m for m in methods if m.pk == form.cleaned_data["contact_method"])
+        try:
+            configure.add_notification_rule(
+                user=request.user, min_severity=form.cleaned_data["min_severity"],
+                contact_method=method, delay_minutes=form.cleaned_data["delay_minutes"],
+                actor=Actor.of_request(request),
+            )  # fmt: skip
+        except DomainError as exc:
+            error_to_form(form, exc)
+        else:
+            return see_other(reverse("oncall:contact-methods") + "#rules")
+    return _contact_page(request, ContactMethodForm(), status=400, rule_form=form)
+
+
+@login_required
+@require_POST
+def notification_rule_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = NotificationRule.objects.filter(pk=pk, user=request.user).first()
+    if rule is None:
+        raise Http404("No such rule")
+    configure.remove_notification_rule(rule=rule, actor=Actor.of_request(request))
+    return see_other(reverse("oncall:contact-methods") + "#rules")
 
 
 @login_required

@@ -20,7 +20,7 @@ from incidents.access import get_service_for_user
 from incidents.actors import Actor
 from incidents.views.common import see_other
 from oncall import configure
-from oncall.delivery import _destinations_of, recipients_of
+from oncall.delivery import destinations_for, recipients_of
 from oncall.forms import (
     PolicyForm,
     PreviewForm,
@@ -97,6 +97,15 @@ def policy_new(request: HttpRequest) -> HttpResponse:
     return _policy_page(request, form, team=team, policy=None, status=400)
 
 
+def _destination_text(destination) -> str:
+    if destination.delay_minutes:
+        return _("%(target)s after %(minutes)s min") % {
+            "target": destination.target,
+            "minutes": destination.delay_minutes,
+        }
+    return destination.target
+
+
 def preview_pages(policy: EscalationPolicy, *, severity: int, service=None, now=None) -> dict:
     """Who would be paged now for a severity-N incident (on service X: with its policy)."""
     now = now or timezone.now()
@@ -115,7 +124,10 @@ def preview_pages(policy: EscalationPolicy, *, severity: int, service=None, now=
     for number in targets:
         spec = snapshot["levels"][str(number)]
         users, notes = recipients_of(spec, now=now)
-        people = [(user, [t for _k, t, _m in _destinations_of(user)]) for user in users]
+        people = [
+            (user, [_destination_text(d) for d in destinations_for(user, severity)])
+            for user in users
+        ]
         channels = list(Channel.objects.filter(pk__in=spec.get("channel_ids", []), is_active=True))
         levels.append(
             {
