@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oncall', '0003_paging_channel_kinds'),
+        ('oncall', '0004_notification_written_to'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

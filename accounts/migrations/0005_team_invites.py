@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_external_identity'),
+        ('accounts', '0004_team_postmortem_self_approval'),
     ]
 
     operations = [
