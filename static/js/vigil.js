@@ -83,6 +83,8 @@
   document.addEventListener("htmx:afterSettle", () => {
     const row = selectedRow();
     if (row) row.classList.add("selected");
+    // A row the filter hid is forgotten: clearing the search must not select it again.
+    else if (document.getElementById("board")) selectedIncident = null;
   });
 
   function move(step) {
