@@ -193,7 +193,7 @@ def _tagged(output: str, tag: str) -> str:
 
 
 def main() -> None:
-    with BenchServer(name=NAME) as server:
+    with BenchServer(name=NAME, startup_timeout=120) as server:
         started = time.monotonic()
         loaded = server.shell(LOAD)
         print(f"data ready in {time.monotonic() - started:.1f} s "

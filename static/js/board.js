@@ -7,9 +7,8 @@
 
   const typing = () => {
     const active = document.activeElement;
-    return Boolean(
-      active && (active.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)),
-    );
+    if (!active || (active.tagName === "INPUT" && active.type === "checkbox")) return false;
+    return active.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName);
   };
 
   // ---- bulk selection: the checked ids survive the live re-render of the board ----

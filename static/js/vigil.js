@@ -105,7 +105,9 @@
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const active = document.activeElement;
-    if (active && (active.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName))) {
+    // A checked checkbox keeps the focus; the board's letter shortcuts still apply there.
+    const box = active && active.tagName === "INPUT" && active.type === "checkbox";
+    if (active && !box && (active.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName))) {
       if (event.key === "Escape") active.blur();
       return;
     }
