@@ -207,6 +207,11 @@ class Incident(models.Model):
                 name="incident_team_attention_idx",
                 condition=Q(status__in=OPEN_STATUSES),
             ),
+            # Board search matches the title (trigram index) or the exact dedup key: without an
+            # index on the key, the OR made PostgreSQL read every incident of the team.
+            models.Index(
+                fields=["dedup_key"], name="incident_dedup_key_idx", condition=~Q(dedup_key="")
+            ),
         ]
 
     def __str__(self) -> str:
