@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from django import template
 from django.utils.html import format_html
+from django.utils.translation import get_language
 
 from incidents.models import SEVERITY_WORDS, Severity
 
@@ -42,15 +43,22 @@ def severity_class(value) -> str:
     return f"sev-{level}" if level is not None else "sev-unknown"
 
 
+# Every board row shows one: built once per level and language.
+_badges: dict[tuple[str | None, int], str] = {}
+
+
 @register.filter
 def severity_badge(value) -> str:
     """The label in a badge coloured by level, the full description on hover."""
     level = _level(value)
     if level is None:
         return severity_label(value)
-    return format_html(
-        '<span class="badge sev sev-{}" title="{}">{}</span>',
-        level,
-        Severity(level).label,
-        severity_label(level),
-    )
+    key = (get_language(), level)
+    if key not in _badges:
+        _badges[key] = format_html(
+            '<span class="badge sev sev-{}" title="{}">{}</span>',
+            level,
+            Severity(level).label,
+            severity_label(level),
+        )
+    return _badges[key]
