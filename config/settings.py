@@ -101,6 +101,8 @@ TEMPLATES = [
                 "csp.context_processors.nonce",
                 "accounts.context_processors.current_team",
             ],
+            # {{ incident.severity|severity_label }} everywhere without a {% load %}.
+            "builtins": ["incidents.templatetags.severity"],
         },
     }
 ]

@@ -6,7 +6,7 @@ Kept apart from the views because the API and the benchmark read the board the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.core.paginator import Paginator
@@ -14,8 +14,9 @@ from django.db import connection
 from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 
-from incidents.models import OPEN_STATUSES, Incident, Severity, Status
+from incidents.models import OPEN_STATUSES, Incident, Severity, Status, attention_rank
 
 WINDOWS = {
     "24h": timedelta(hours=24),
@@ -33,7 +34,7 @@ class BoardFilters:
     team: str = ""  # team slug, or "all" (overrides the team chosen in the switcher)
     window: str = ""  # "" (any time) | a key of WINDOWS
     q: str = ""
-    sort: str = "open-first"
+    sort: str = "attention"
 
 
 def filter_incidents(qs: QuerySet, filters: BoardFilters, *, with_status: bool = True) -> QuerySet:
@@ -67,12 +68,18 @@ def filter_incidents(qs: QuerySet, filters: BoardFilters, *, with_status: bool =
 
 
 SORTS = {
-    "open-first": "open first, newest",
-    "newest": "newest",
-    "oldest": "oldest",
-    "severity": "highest severity",
-    "updated": "recently changed",
+    "attention": _("needs attention"),
+    "open-first": _("open first, newest"),
+    "newest": _("newest"),
+    "oldest": _("oldest"),
+    "severity": _("highest severity"),
+    "updated": _("recently changed"),
 }
+
+# Triggered before acknowledged before mitigated (resolved last), the worst severity first, then
+# the one waiting longest. The partial index incident_team_attention_idx holds this order for
+# the open incidents of a team.
+ATTENTION_ORDER = (attention_rank(), "-severity", "triggered_at", "id")
 
 
 def sort_incidents(qs: QuerySet, sort: str) -> QuerySet:
@@ -84,6 +91,8 @@ def sort_incidents(qs: QuerySet, sort: str) -> QuerySet:
         return qs.order_by("-severity", "-triggered_at", "-id")
     if sort == "updated":
         return qs.order_by("-updated_at", "-id")
+    if sort == "attention":
+        return qs.order_by(*ATTENTION_ORDER)
     return qs.annotate(
         _resolved=Case(When(status=Status.RESOLVED, then=Value(1)), default=Value(0))
     ).order_by("_resolved", "-triggered_at", "-id")
@@ -150,11 +159,12 @@ class KnownCountPaginator(Paginator):
 
 
 class OpenThenResolved:
-    """ "Open first, newest first" over every status, as two index-ordered reads instead of one
-    sort of the team's whole history: the open rows, then the resolved ones after them."""
+    """ "Open first" over every status, as two index-ordered reads instead of one sort of the
+    team's whole history: the open rows (newest first, or in the "needs attention" order), then
+    the resolved ones after them, newest first."""
 
-    def __init__(self, qs: QuerySet, open_count: int):
-        self.open = qs.filter(status__in=OPEN_STATUSES).order_by("-triggered_at", "-id")
+    def __init__(self, qs: QuerySet, open_count: int, *, open_order=("-triggered_at", "-id")):
+        self.open = qs.filter(status__in=OPEN_STATUSES).order_by(*open_order)
         self.resolved = qs.filter(status=Status.RESOLVED).order_by("-triggered_at", "-id")
         self.open_count = open_count
 
@@ -177,8 +187,14 @@ class OpenThenResolved:
 def board_page(qs: QuerySet, filters: BoardFilters, counts: dict, *, number, per_page: int):
     """The page of incidents the board shows, with as few and as cheap queries as it can."""
     listing = filter_incidents(qs, filters)
-    if filters.status == "all" and filters.sort == "open-first" and not filters.severity:
-        rows = OpenThenResolved(listing, counts["open"])
+    open_count = known_count(replace(filters, status="open"), counts)
+    if filters.status == "all" and filters.sort == "open-first" and open_count is not None:
+        rows = OpenThenResolved(listing, open_count)
+    elif filters.status == "all" and filters.sort == "attention" and open_count is not None:
+        rows = OpenThenResolved(listing, open_count, open_order=ATTENTION_ORDER)
+    elif filters.status == Status.RESOLVED and filters.sort == "attention":
+        # Nothing resolved needs attention: the latest first, as "open first" shows them.
+        rows = sort_incidents(listing, "newest")
     else:
         rows = sort_incidents(listing, filters.sort)
     paginator = KnownCountPaginator(rows, per_page, count=known_count(filters, counts))

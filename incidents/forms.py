@@ -5,20 +5,27 @@ only turn request text into typed values with a message naming what is wrong."""
 from __future__ import annotations
 
 from django import forms
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Membership, Role
 from incidents.board import SORTS, WINDOWS, BoardFilters
-from incidents.models import Service, Severity, Status
+from incidents.models import SEVERITY_WORDS, Service, Severity, Status
 
-SEVERITY_CHOICES = [(s.value, f"{s.value} — {s.label}") for s in reversed(Severity)]
+SEVERITY_CHOICES = [
+    (s.value, format_lazy("{} · {} — {}", s.value, SEVERITY_WORDS[s], s.label))
+    for s in reversed(Severity)
+]
 
 
 def _severity_filter_choices() -> list[tuple[str, str]]:
-    choices = [("", "any severity")]
+    choices = [("", _("any severity"))]
     for sev in reversed(Severity.values):
         if 1 < sev < 5:
-            choices.append((f"{sev}+", f"{sev} or higher"))
-        choices.append((str(sev), f"{sev} only"))
+            choices.append(
+                (f"{sev}+", format_lazy(_("{} · {} or worse"), sev, SEVERITY_WORDS[sev]))
+            )
+        choices.append((str(sev), format_lazy(_("{} · {} only"), sev, SEVERITY_WORDS[sev])))
     return choices
 
 
@@ -46,7 +53,7 @@ class BoardFilterForm(forms.Form):
             team=data["team"],
             window=data["window"],
             q=data["q"],
-            sort=data["sort"] or "open-first",
+            sort=data["sort"] or "attention",
         )
 
 
@@ -118,3 +125,37 @@ def form_problems(form: forms.Form) -> str:
         f"{name}: {' '.join(str(e) for e in errors)}" if name != "__all__" else " ".join(errors)
         for name, errors in form.errors.items()
     )
+
+
+class BulkActionForm(forms.Form):
+    """The board's bulk bar: the checked incidents, the verb and its one input."""
+
+    incident = forms.TypedMultipleChoiceField(coerce=int, choices=[], required=True)
+    action = forms.ChoiceField(
+        choices=[
+            ("acknowledge", _("acknowledge")),
+            ("resolve", _("resolve")),
+            ("assign", _("assign")),
+        ]
+    )
+    note = forms.CharField(required=False, max_length=5000, strip=True)
+    assignee = forms.CharField(required=False, max_length=20)
+
+    def clean_incident(self):
+        from incidents.bulk import MAX_INCIDENTS
+
+        ids = self.cleaned_data["incident"]
+        if len(ids) > MAX_INCIDENTS:
+            raise forms.ValidationError(_("at most %(n)d incidents at once") % {"n": MAX_INCIDENTS})
+        return sorted(set(ids))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Any id that fits a bigint; which ones the user may see is decided by the view.
+        self.fields["incident"].valid_value = _fits_bigint
+        self.fields["incident"].error_messages["required"] = _("select at least one incident")
+
+
+def _fits_bigint(value) -> bool:
+    text = str(value)
+    return text.isascii() and text.isdigit() and len(text) <= 18

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
+from django.utils.translation import gettext_lazy as _
 
 from accounts.actors import ActorKind  # noqa: F401  (re-exported: incidents.models.ActorKind)
 from accounts.models import Team
@@ -16,6 +17,16 @@ class Severity(models.IntegerChoices):
     OUTAGE = 5, "complete outage"
 
 
+# The short word shown beside every severity number ("5 · outage"; see templatetags/severity).
+SEVERITY_WORDS = {
+    Severity.MINOR: _("minor"),
+    Severity.DEGRADED: _("degraded"),
+    Severity.SIGNIFICANT: _("significant"),
+    Severity.MAJOR: _("major"),
+    Severity.OUTAGE: _("outage"),
+}
+
+
 class Status(models.TextChoices):
     TRIGGERED = "triggered", "triggered"
     ACKNOWLEDGED = "acknowledged", "acknowledged"
@@ -24,6 +35,21 @@ class Status(models.TextChoices):
 
 
 OPEN_STATUSES = (Status.TRIGGERED, Status.ACKNOWLEDGED, Status.MITIGATED)
+
+
+def attention_rank() -> Case:
+    """How urgently a status asks for a person: triggered 0, acknowledged 1, mitigated 2, else 3.
+
+    The board's default order ("needs attention") sorts on it, and an index of the same
+    expression serves that order; the two must stay the same expression for the index to apply.
+    """
+    return Case(
+        When(status=Status.TRIGGERED, then=Value(0)),
+        When(status=Status.ACKNOWLEDGED, then=Value(1)),
+        When(status=Status.MITIGATED, then=Value(2)),
+        default=Value(3),
+        output_field=models.SmallIntegerField(),
+    )
 
 
 class Source(models.TextChoices):
@@ -170,6 +196,21 @@ class Incident(models.Model):
             # The board sorted by severity across all statuses reads this, not the whole team.
             models.Index(
                 fields=["team", "-severity", "-triggered_at"], name="incident_team_severity_idx"
+            ),
+            # The default board order ("needs attention") of the open incidents, read in order.
+            models.Index(
+                F("team"),
+                attention_rank(),
+                F("severity").desc(),
+                F("triggered_at"),
+                F("id"),
+                name="incident_team_attention_idx",
+                condition=Q(status__in=OPEN_STATUSES),
+            ),
+            # Board search matches the title (trigram index) or the exact dedup key: without an
+            # index on the key, the OR made PostgreSQL read every incident of the team.
+            models.Index(
+                fields=["dedup_key"], name="incident_dedup_key_idx", condition=~Q(dedup_key="")
             ),
         ]
 

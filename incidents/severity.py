@@ -7,15 +7,8 @@ it with its word.
 
 from __future__ import annotations
 
-from django.utils.translation import gettext_lazy as _
-
-SEVERITY_WORDS = {
-    1: _("minor"),
-    2: _("degraded"),
-    3: _("significant"),
-    4: _("major"),
-    5: _("outage"),
-}
+# One table of words, beside the Severity choices it names.
+from incidents.models import SEVERITY_WORDS
 
 
 def severity_text(severity: int) -> str:

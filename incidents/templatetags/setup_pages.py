@@ -40,13 +40,3 @@ def when(context, value: datetime | None, empty: str = "—") -> str:
         shown,
     )
 
-
-@register.filter
-def severity_text(value) -> str:
-    """``5 · outage``: a severity number with its word (incidents.severity)."""
-    from incidents.severity import severity_text as text
-
-    try:
-        return text(int(value))
-    except (TypeError, ValueError):
-        return str(value)

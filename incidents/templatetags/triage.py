@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils.html import format_html
 
+from incidents.templatetags.severity import severity_badge
+
 register = template.Library()
 
 
@@ -75,11 +77,8 @@ def clock(incident, now: datetime) -> str:
 @register.simple_tag
 def badges(incident) -> str:
     return format_html(
-        '<span class="badge sev sev-{}" title="{}">Sev {}</span> '
-        '<span class="badge status status-{}">{}</span>{}',
-        incident.severity,
-        incident.get_severity_display(),
-        incident.severity,
+        '{} <span class="badge status status-{}">{}</span>{}',
+        severity_badge(incident.severity),
         incident.status,
         incident.get_status_display(),
         format_html(' <span class="badge drill">drill</span>') if incident.is_drill else "",

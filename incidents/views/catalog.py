@@ -44,7 +44,6 @@ from incidents.ingest.services import (
 )
 from incidents.models import OPEN_STATUSES, InboundEvent, Incident, Integration, Service
 from incidents.service_sections import sections_for
-from incidents.severity import severity_text
 from incidents.views.common import see_other
 
 
@@ -313,7 +312,6 @@ def _integration_page(request, integration, *, mapping_form=None, status=200) ->
             "now": timezone.now(),
             "mapping_rows": mapping_rows(integration),
             "mapping_form": mapping_form or _mapping_form(integration),
-            "default_severity_text": severity_text(integration.default_severity),
         },
         status=status,
     )

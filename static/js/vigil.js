@@ -83,6 +83,8 @@
   document.addEventListener("htmx:afterSettle", () => {
     const row = selectedRow();
     if (row) row.classList.add("selected");
+    // A row the filter hid is forgotten: clearing the search must not select it again.
+    else if (document.getElementById("board")) selectedIncident = null;
   });
 
   function move(step) {
@@ -103,7 +105,9 @@
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const active = document.activeElement;
-    if (active && (active.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName))) {
+    // A checked checkbox keeps the focus; the board's letter shortcuts still apply there.
+    const box = active && active.tagName === "INPUT" && active.type === "checkbox";
+    if (active && !box && (active.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName))) {
       if (event.key === "Escape") active.blur();
       return;
     }

@@ -222,8 +222,8 @@ def test_open_first_pages_run_from_open_into_resolved(responder_client, service)
         )
         for n in range(30)
     ]
-    first = responder_client.get("/incidents/?status=all").context["page"]
-    second = responder_client.get("/incidents/?status=all&page=2").context["page"]
+    first = responder_client.get("/incidents/?status=all&sort=open-first").context["page"]
+    second = responder_client.get("/incidents/?status=all&sort=open-first&page=2").context["page"]
     assert first.paginator.count == 33 and first.paginator.num_pages == 2
     assert [i.pk for i in first.object_list] == [i.pk for i in opened + resolved[:22]]
     assert [i.pk for i in second.object_list] == [i.pk for i in resolved[22:]]

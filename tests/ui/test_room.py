@@ -28,7 +28,7 @@ def test_room_shows_badges_clocks_and_timeline(responder_client, incident):
     response = responder_client.get(f"/incidents/{incident.pk}/")
     body = response.content.decode()
     assert response.status_code == 200
-    assert "Sev 4" in body and "status-triggered" in body
+    assert "4 · major" in body and "status-triggered" in body
     assert "left of RTO" in body
     assert "first look &lt;b&gt;bold&lt;/b&gt;" in body
     assert body.index("first look") < body.index("Opened with severity")  # newest first
