@@ -360,7 +360,8 @@ def serve_telemetry(request, *, full, counted) -> HttpResponse:
     ):
         events = _events_of(request)
     slugs = _slugs(events) if events is not None else set()
-    if events is None or _allowed(known, slugs, Action.RESPOND) is None:
+    services = _allowed(known, slugs, Action.RESPOND) if events is not None else None
+    if services is None:
         return _full_stack(full, request, key, None, _slugs_in_body(request), Action.RESPOND)
     throttle, ttl, limit = _throttle(known.user_id)
     try:
@@ -376,7 +377,6 @@ def serve_telemetry(request, *, full, counted) -> HttpResponse:
         return full(request)
     from llm import telemetry
 
-    services = _allowed(known, slugs, Action.RESPOND)
     accepted, rejected = telemetry.ingest_for(
         service_ids=services, events=events, endpoints=_endpoints(services.values(), seen)
     )
