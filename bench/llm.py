@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import threading
 import time
@@ -111,10 +112,15 @@ def _interleaved(first, second, *, rounds: int = 10, calls: int = 40) -> tuple[f
     return rounds * calls / spent[0], rounds * calls / spent[1]
 
 
+def _load() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main() -> None:
     duration = 10
-    lines = [f"machine: {machine()} (shared with other engineers' work while measured)"]
-    print(lines[0])
+    lines = [f"machine: {machine()} (shared with other engineers' work while measured)",
+             f"load average (1, 5, 15 min) at the start: {_load()}"]  # fmt: skip
+    print("\n".join(lines))
     model = ModelServer()
     env = {"API_THROTTLE_RATE": "100000000/min", "REDIS_URL": "redis://127.0.0.1:6379/4"}
     # A shared machine can take long to start 4 workers: wait up to two minutes.
@@ -122,7 +128,14 @@ def main() -> None:
         seeded = server.shell(SEED.replace("MODEL_BASE", model.base))
         token = next(x for x in seeded.splitlines() if x.startswith("SEED")).split()[1]
         auth = {"Authorization": f"Bearer {token}"}
-        wrk(server.url + "/bench/insert", connections=16, duration=2)  # warm-up
+        # Warm-up: every worker imports and connects on its first requests, for each path.
+        wrk(server.url + "/bench/insert", connections=16, duration=2, method="POST",
+            bodies=[b"{}"])  # fmt: skip
+        wrk(server.url + "/bench/get", connections=16, duration=2)
+        wrk(server.url + "/api/v1/telemetry", connections=16, duration=2, method="POST",
+            bodies=[_events(100, 0)], headers=auth)  # fmt: skip
+        wrk(server.url + "/api/v1/services/bench-avatar/route", connections=16, duration=2,
+            headers=auth)  # fmt: skip
         base = wrk(server.url + "/bench/insert", connections=16, duration=duration, method="POST",
                    bodies=[b"{}"])  # fmt: skip
         results = [("bare one-INSERT view (1 row/request)", base, 1)]
@@ -189,6 +202,9 @@ def main() -> None:
                f"through vigil-failover (route cached, telemetry in background batches) "
                f"{client_rate:,.0f} calls/s: **{client_rate / direct_rate:.2f}x** (goal >= 0.9x); "
                f"telemetry reported {reported}, dropped {dropped}.")  # fmt: skip
+    out.append(f"\nLoad average at the end: {_load()}. The goals are ratios to the baselines "
+               "measured in the same run, so a busy machine lowers the figures, not the ratios "
+               "(much).")  # fmt: skip
     text = "\n".join(lines + out)
     print(text)
     write_doc_section(DOC, "bench-llm", "## make bench-llm\n\n" + text, title="Performance: LLM")
