@@ -172,7 +172,7 @@ def main() -> None:
         def through_client():
             failover.chat(messages, max_tokens=5)
 
-        rounds, per_round = 10, 40
+        rounds, per_round = 20, 40
         calls = rounds * per_round
         direct_rate, client_rate = _interleaved(
             direct, through_client, rounds=rounds, calls=per_round

@@ -93,15 +93,17 @@ end
 return {found[1], found[2], count}
 """
 _scripts: dict[int, object] = {}
-_full_keys: dict[str, str] = {}
+_full_keys: dict[tuple, str] = {}
 
 
 def _full(key: str) -> str:
-    full = _full_keys.get(key)
+    """The cache's own name for ``key`` (prefix and version), as ``cache.get(key)`` uses."""
+    cached = (cache.key_prefix, cache.version, key)
+    full = _full_keys.get(cached)
     if full is None:
         if len(_full_keys) > MAX_TOKENS:
             _full_keys.clear()
-        full = _full_keys[key] = cache.make_and_validate_key(key)
+        full = _full_keys[cached] = cache.make_and_validate_key(key)
     return full
 
 
