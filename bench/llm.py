@@ -123,8 +123,8 @@ def main() -> None:
     print("\n".join(lines))
     model = ModelServer()
     env = {"API_THROTTLE_RATE": "100000000/min", "REDIS_URL": "redis://127.0.0.1:6379/4"}
-    # A shared machine can take long to start 4 workers: wait up to two minutes.
-    with BenchServer(name="llm", env=env, startup_timeout=120) as server:
+    # A shared machine can take long to start 4 workers: wait up to five minutes.
+    with BenchServer(name="llm", env=env, startup_timeout=300) as server:
         seeded = server.shell(SEED.replace("MODEL_BASE", model.base))
         token = next(x for x in seeded.splitlines() if x.startswith("SEED")).split()[1]
         auth = {"Authorization": f"Bearer {token}"}
