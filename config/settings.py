@@ -480,7 +480,9 @@ RPO_GUARD_SEVERITY = env_int("RPO_GUARD_SEVERITY", 3, minimum=1)
 LLM_ROUTE_SEVERITY = env_str("LLM_ROUTE_SEVERITY", "2:2,3:3,none:5")
 # Seconds the route answer is served from the cache before it is rebuilt (changes purge it).
 LLM_ROUTE_CACHE_SECONDS = env_int("LLM_ROUTE_CACHE_SECONDS", 300, minimum=1)
-# Seconds a web process remembers that a user may read a service's route (0: ask every time).
+# Seconds a web process remembers a checked API token, the services its user may use for the route
+# and telemetry, and their endpoints (llm/fastpath.py; changes bump the access generation and
+# take effect at once; this bounds changes that bypass model signals). 0: ask every time.
 LLM_ROUTE_ACCESS_CACHE_SECONDS = env_int("LLM_ROUTE_ACCESS_CACHE_SECONDS", 5, minimum=0)
 # Most events per POST /api/v1/telemetry request (400 beyond).
 LLM_TELEMETRY_MAX_EVENTS = env_int("LLM_TELEMETRY_MAX_EVENTS", 1000, minimum=1)

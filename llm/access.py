@@ -2,8 +2,9 @@
 
 Avatars poll the route and post telemetry all the time; asking PostgreSQL for the service and
 the user's role on every request would cost two queries each. A web process remembers the answer
-per (user, slug, action) for ``LLM_ROUTE_ACCESS_CACHE_SECONDS`` (default 5 s; 0 asks every time),
-so a removed membership or a renamed service takes effect after at most that long.
+per (user, slug, action) for ``LLM_ROUTE_ACCESS_CACHE_SECONDS`` (default 5 s; 0 asks every time).
+A change of membership, service or token bumps the access generation (llm.fastpath), which
+clears this in every process on its next request; the time bounds changes made without signals.
 """
 
 from __future__ import annotations

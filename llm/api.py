@@ -8,10 +8,10 @@ need RESPOND in the service's team; telemetry answers 202 with rejected events n
 
 from __future__ import annotations
 
+import functools
 import math
 
 from django.conf import settings
-from django.http import HttpResponse
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -24,7 +24,7 @@ from accounts.permissions import Action, can, team_ids_of
 from config.api import TeamScopedMixin
 from incidents.actors import Actor
 from incidents.models import Service
-from llm import access, endpoints, routing, telemetry
+from llm import access, breaker, endpoints, fastpath, routing, telemetry
 from llm.models import ModelEndpoint, RouteSubscriber
 
 
@@ -197,7 +197,21 @@ _ROUTE_SHAPE = inline_serializer(
 
 
 def forget_route_access() -> None:
-    access.forget()
+    fastpath.forget()
+    breaker.forget_claims()
+
+
+def _with_fast_path(cls, serve, initkwargs):
+    """The DRF view behind ``serve`` (llm.fastpath): requests of a token this process already
+    checked are answered there; everything else, and whatever it cannot decide, by DRF."""
+    full = super(cls, cls).as_view(**initkwargs)
+    counted = super(cls, cls).as_view(**{**initkwargs, "throttle_classes": ()})
+
+    @functools.wraps(full)
+    def view(request, *args, **kwargs):
+        return serve(request, *args, full=full, counted=counted, **kwargs)
+
+    return view
 
 
 def _route_service(request, slug: str) -> Service:
@@ -230,15 +244,11 @@ class RouteView(APIView):
     )
     def get(self, request, slug: str):
         service = _route_service(request, slug)
-        payload, etag = routing.cached_route(service)
-        if etag in request.headers.get("If-None-Match", ""):
-            response = HttpResponse(status=304)
-            response["ETag"] = etag
-            return response
-        response = Response(payload)
-        response["ETag"] = etag
-        response["Cache-Control"] = "no-cache"
-        return response
+        return fastpath.route_response(request, routing.route_answer(service))
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        return _with_fast_path(cls, fastpath.serve_route, initkwargs)
 
 
 _EVENT_FIELDS = (
@@ -288,6 +298,10 @@ class TelemetryView(APIView):
         return Response(
             {"accepted": accepted, "rejected": rejected}, status=status.HTTP_202_ACCEPTED
         )
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        return _with_fast_path(cls, fastpath.serve_telemetry, initkwargs)
 
 
 class FeedbackSerializer(serializers.Serializer):

@@ -17,7 +17,9 @@ class LlmConfig(AppConfig):
 
     def ready(self) -> None:
         from incidents.demo import register_demo_seeder
-        from llm import breaker, probes
+        from llm import breaker, fastpath, probes
+
+        fastpath.connect_signals()
         from llm.demo import seed_demo_models
 
         register_demo_seeder(seed_demo_models, order=60)

@@ -14,6 +14,7 @@ same transaction.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -135,13 +136,28 @@ def _claim_evaluation(endpoint_id: int) -> bool:
     """At most one window evaluation per endpoint and EVALUATE_EVERY across all processes.
 
     Busy telemetry would otherwise count the window on every request; the sweep evaluates
-    again every few seconds, so the last burst is never left unjudged. Without a cache every
-    call evaluates.
+    again every few seconds, so the last burst is never left unjudged. A process asks the cache
+    at most once per endpoint and EVALUATE_EVERY (whoever won the claim judges the window for
+    everyone meanwhile), so a busy ingest costs no cache trip per request. Without a cache
+    every call evaluates.
     """
+    now = time.monotonic()
+    if _asked.get(endpoint_id, 0.0) > now:
+        return False
+    if len(_asked) > 10_000:
+        _asked.clear()
+    _asked[endpoint_id] = now + EVALUATE_EVERY
     try:
         return cache.add(f"llm:breaker-eval:{endpoint_id}", 1, EVALUATE_EVERY)
     except Exception:  # noqa: BLE001 - no cache: judge every time
         return True
+
+
+_asked: dict[int, float] = {}  # endpoint id -> monotonic time before which this process waits
+
+
+def forget_claims() -> None:
+    _asked.clear()
 
 
 def evaluate(

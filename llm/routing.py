@@ -16,7 +16,6 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -137,34 +136,48 @@ def build_route(service: Service, state: RouteState | None = None) -> dict:
     return payload
 
 
-def _cache_key(slug: str) -> str:
-    return f"llm:route:{slug}"
-
-
 def forget_route(slug: str) -> None:
+    from llm import fastpath
+
     try:
-        cache.delete(_cache_key(slug))
+        fastpath.drop_route(fastpath.route_key(slug))
     except Exception:  # noqa: BLE001 - the entry expires anyway
         log.warning("route cache unavailable; %s expires on its own", slug, exc_info=True)
 
 
-def cached_route(service: Service) -> tuple[dict, str]:
-    """``(payload, etag)`` from the cache, built from PostgreSQL on a miss."""
-    key = _cache_key(service.slug)
+def render(payload: dict) -> bytes:
+    """The JSON bytes DRF's JSONRenderer would write for ``payload``."""
+    text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
+
+
+def route_answer(service: Service) -> bytes:
+    """The route answer as stored in the cache: ``etag``, a newline, the JSON body. Built from
+    PostgreSQL on a miss. The ETag hashes the canonical (sorted) JSON of the payload."""
+    from llm import fastpath
+
+    key = fastpath.route_key(service.slug)
     try:
-        hit = cache.get(key)
+        hit = fastpath.load_route(key)
     except Exception:  # noqa: BLE001 - serve from the database when the cache is down
         hit = None
     if hit is not None:
         return hit
     payload = build_route(service)
-    body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    etag = '"' + hashlib.sha256(canonical).hexdigest()[:32] + '"'
+    answer = etag.encode() + b"\n" + render(payload)
     try:
-        cache.set(key, (payload, etag), settings.LLM_ROUTE_CACHE_SECONDS)
+        fastpath.store_route(key, answer, settings.LLM_ROUTE_CACHE_SECONDS)
     except Exception:  # noqa: BLE001
         log.warning("route cache unavailable", exc_info=True)
-    return payload, etag
+    return answer
+
+
+def cached_route(service: Service) -> tuple[dict, str]:
+    """``(payload, etag)`` of the route answer."""
+    etag, _, body = route_answer(service).partition(b"\n")
+    return json.loads(body), etag.decode()
 
 
 def _route_incident(service: Service) -> Incident | None:

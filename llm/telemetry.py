@@ -13,6 +13,7 @@ definition ``percentile`` below computes in Python.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -70,10 +71,11 @@ def _int(event: dict, name: str, *, high: int, required: bool = True) -> int | N
     return value
 
 
-def _time(event: dict, now: datetime) -> datetime:
+def _time(event: dict, now: datetime) -> datetime | None:
+    """The event's time, or None when it carries none (it happened when received)."""
     value = event.get("time")
     if value is None:
-        return now
+        return None
     if not isinstance(value, str) or len(value) > 40:
         raise EventError("time must be an ISO 8601 string")
     try:
@@ -127,15 +129,19 @@ def _slug_map(user, events: list) -> dict[str, Service | None]:
     return access.services_for(user, slugs, Action.RESPOND)
 
 
-def _endpoint_map(services: list[Service]) -> dict[tuple[int, str], ModelEndpoint]:
-    rows = ModelEndpoint.objects.filter(service__in=services).only(
+def endpoint_map(service_ids) -> dict[tuple[int, str], ModelEndpoint]:
+    """(service id, endpoint name) -> the endpoint with its prices (one query)."""
+    rows = ModelEndpoint.objects.filter(service_id__in=list(service_ids)).only(
         "pk", "service_id", "name", "price_in_per_1k", "price_out_per_1k"
     )
     return {(e.service_id, e.name): e for e in rows}
 
 
-def validate(event, *, services: dict, endpoints: dict, now: datetime) -> tuple:
-    """One event -> a row tuple in INSERT column order; raises EventError naming the problem."""
+def validate(event, *, services: dict[str, int], endpoints: dict, now: datetime) -> tuple:
+    """One event -> a row tuple for ``insert_rows`` (times None: received now); raises
+    EventError naming the problem.
+
+    ``services``: slug -> id of the services the caller may report for."""
     if not isinstance(event, dict):
         raise EventError("each event must be a JSON object")
     unknown = set(event) - FIELDS
@@ -144,13 +150,13 @@ def validate(event, *, services: dict, endpoints: dict, now: datetime) -> tuple:
     slug = event.get("service")
     if not isinstance(slug, str) or not slug:
         raise EventError("service (the service's slug) is required")
-    service = services.get(slug)
-    if service is None:
+    service_id = services.get(slug)
+    if service_id is None:
         raise EventError(f"unknown service {slug[:64]!r}")
     name = event.get("endpoint")
     if not isinstance(name, str) or not name:
         raise EventError("endpoint (the endpoint's name) is required")
-    endpoint = endpoints.get((service.pk, name))
+    endpoint = endpoints.get((service_id, name))
     if endpoint is None:
         raise EventError(f"service {slug!r} has no endpoint {name[:80]!r}")
     outcome = event.get("outcome", OUTCOME_OK)
@@ -161,17 +167,20 @@ def validate(event, *, services: dict, endpoints: dict, now: datetime) -> tuple:
     tokens_in = _int(event, "tokens_in", high=MAX_TOKENS, required=False) or 0
     tokens_out = _int(event, "tokens_out", high=MAX_TOKENS, required=False) or 0
     return (
-        service.pk, endpoint.pk, _time(event, now), now, latency, ttft, outcome, tokens_in,
+        service_id, endpoint.pk, _time(event, now), None, latency, ttft, outcome, tokens_in,
         tokens_out, _cost(event, endpoint, tokens_in, tokens_out), _feedback(event),
     )  # fmt: skip
 
 
+# The rows travel as one JSON array of arrays (a single parameter, escaped by libpq in C) and
+# PostgreSQL takes them apart: far cheaper per row than eleven array literals built in Python.
 _INSERT_SQL = """
 INSERT INTO llm_telemetryevent (service_id, endpoint_id, at, received_at, latency_ms, ttft_ms,
                                 outcome, tokens_in, tokens_out, cost, feedback)
-SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::timestamptz[],
-                     %s::int[], %s::int[], %s::text[], %s::int[], %s::int[], %s::numeric[],
-                     %s::float8[])
+SELECT (e->>0)::bigint, (e->>1)::bigint, COALESCE((e->>2)::timestamptz, %(now)s),
+       COALESCE((e->>3)::timestamptz, %(now)s), (e->>4)::int, (e->>5)::int, e->>6,
+       (e->>7)::int, (e->>8)::int, (e->>9)::numeric, (e->>10)::float8
+FROM json_array_elements(%(rows)s::json) AS e
 """
 _COLUMNS = (
     "service_id", "endpoint_id", "at", "received_at", "latency_ms", "ttft_ms", "outcome",
@@ -179,32 +188,62 @@ _COLUMNS = (
 )  # fmt: skip
 
 
-def insert_rows(rows: list[tuple]) -> None:
-    """All rows in one statement."""
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def insert_rows(rows: list[tuple], *, now: datetime | None = None) -> None:
+    """All rows in one statement (atomic on its own). A row is a tuple in ``_COLUMNS`` order;
+    ``at`` or ``received_at`` None means ``now``."""
     if not rows:
         return
+    now = now or timezone.now()
     if connection.vendor == "postgresql":
+        payload = json.dumps(
+            [
+                (s, e, _iso(at), _iso(received), lat, ttft, out, tin, tout, str(cost), fb)
+                for s, e, at, received, lat, ttft, out, tin, tout, cost, fb in rows
+            ],
+            separators=(",", ":"),
+        )  # fmt: skip
         with connection.cursor() as cursor:
-            cursor.execute(_INSERT_SQL, [list(col) for col in zip(*rows, strict=True)])
+            cursor.execute(_INSERT_SQL, {"now": now, "rows": payload})
         return
-    TelemetryEvent.objects.bulk_create(
-        [TelemetryEvent(**dict(zip(_COLUMNS, row, strict=True))) for row in rows]
-    )
+    objects = []
+    for row in rows:
+        fields = dict(zip(_COLUMNS, row, strict=True))
+        fields["at"] = fields["at"] or now
+        fields["received_at"] = fields["received_at"] or now
+        objects.append(TelemetryEvent(**fields))
+    TelemetryEvent.objects.bulk_create(objects)
 
 
 def ingest(*, user, events: list, now: datetime | None = None) -> tuple[int, list[dict]]:
-    """Store the valid events; return ``(accepted, [{"index", "error"}])``."""
-    now = now or timezone.now()
+    """Store the valid events of ``user``; return ``(accepted, [{"index", "error"}])``."""
     services = _slug_map(user, events)
-    endpoints = _endpoint_map([s for s in services.values() if s is not None])
+    ids = {slug: service.pk for slug, service in services.items() if service is not None}
+    return ingest_for(service_ids=ids, events=events, now=now)
+
+
+def ingest_for(
+    *,
+    service_ids: dict[str, int],
+    events: list,
+    endpoints: dict | None = None,
+    now: datetime | None = None,
+) -> tuple[int, list[dict]]:
+    """Store the valid events for the services named (slug -> id, those the caller may report
+    for); ``endpoints`` as ``endpoint_map`` gives them, looked up when not given."""
+    now = now or timezone.now()
+    if endpoints is None:
+        endpoints = endpoint_map(set(service_ids.values()))
     rows, rejected = [], []
     for index, event in enumerate(events):
         try:
-            rows.append(validate(event, services=services, endpoints=endpoints, now=now))
+            rows.append(validate(event, services=service_ids, endpoints=endpoints, now=now))
         except EventError as exc:
             rejected.append({"index": index, "error": str(exc)})
-    with transaction.atomic():
-        insert_rows(rows)
+    insert_rows(rows, now=now)
     touched = {row[1] for row in rows}
     if touched:
         breaker.evaluate(touched, now=now, throttle=True)

@@ -56,7 +56,9 @@ class ModelServer(_Server):
     """Answers ``POST /v1/chat/completions`` (OpenAI) and ``POST /v1/messages`` (Anthropic).
 
     mode: healthy | slow (answers after ``delay`` seconds) | rate_limited (429) | failing (500)
-    | overloaded (529) | wrong (answers something else) | garbage (not the wire format).
+    | overloaded (529) | wrong (answers something else) | garbage (not the wire format)
+    | trickle (a well-formed answer, one byte every ``delay`` seconds: no single read waits
+    long, the whole answer does).
     """
 
     def __init__(self, answer: str = "pong") -> None:
@@ -116,11 +118,33 @@ class ModelServer(_Server):
     def _text(self) -> str:
         return "something else entirely" if self.mode == "wrong" else self.answer
 
+    async def _trickle(self, request: web.Request, payload: dict) -> web.StreamResponse:
+        data = json.dumps(payload).encode()
+        response = web.StreamResponse(
+            headers={"Content-Type": "application/json", "Content-Length": str(len(data))}
+        )
+        await response.prepare(request)
+        for i in range(len(data)):
+            await response.write(data[i : i + 1])
+            await asyncio.sleep(self.delay)
+        return response
+
     async def _openai(self, request: web.Request) -> web.StreamResponse:
         body, early = await self._common(request, anthropic=False)
         if early is not None:
             return early
         text = self._text()
+        if self.mode == "trickle":
+            return await self._trickle(
+                request,
+                {
+                    "id": "chatcmpl-1", "object": "chat.completion", "created": 0,
+                    "model": body["model"],
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                 "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15},
+                },
+            )  # fmt: skip
         created = int(time.time())
         if body.get("stream"):
             response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})

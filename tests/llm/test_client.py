@@ -135,3 +135,134 @@ def test_full_queue_drops_without_blocking():
     assert reporter.flush(timeout=10)
     assert reporter.sent == 0 and reporter.dropped == 1000
     reporter.close()
+
+
+def _client_for(service, live_server, token, **kwargs):
+    return FailoverClient(
+        vigil_url=live_server.url, token=token, service=service.slug,
+        telemetry_interval=0.05, vigil_timeout=15, **kwargs,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def avatar_token(service):
+    user = MembershipFactory(team=service.team, role=Role.RESPONDER).user
+    return create_token(user=user, name="avatar-gateway", actor=Actor.of_user(user)).plaintext
+
+
+def test_anthropic_endpoint_is_called_with_the_anthropic_sdk_in_its_wire_format(
+    model_server, service, live_server, avatar_token
+):
+    server = model_server(answer="pong from claude")
+    ModelEndpointFactory(
+        service=service, name="claude", tier=1, provider="anthropic",
+        base_url=server.anthropic_base, model="claude-test", probe_enabled=False,
+    )  # fmt: skip
+    recompute_route(service_id=service.pk, reason="set up")
+    client = _client_for(service, live_server, avatar_token, credentials={"claude": "sk-ant"})
+    try:
+        answer = client.chat(
+            [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say pong"}],
+            max_tokens=7,
+        )
+        assert client.telemetry.flush(timeout=10)
+    finally:
+        client.close()
+
+    assert answer.text == "pong from claude" and answer.endpoint == "claude"
+    assert answer.tokens_in == 12 and answer.tokens_out == 3
+    sent = server.requests[0]
+    headers = {k.lower(): v for k, v in sent["headers"].items()}
+    # The Messages API: the key (x-api-key, or a bearer token in newer SDKs), the
+    # anthropic-version header, the system prompt apart from the turns.
+    assert headers.get("x-api-key") == "sk-ant" or headers["authorization"] == "Bearer sk-ant"
+    assert headers["anthropic-version"]
+    assert sent["body"]["model"] == "claude-test" and sent["body"]["max_tokens"] == 7
+    assert sent["body"]["system"] == "Be brief."
+    assert sent["body"]["messages"] == [{"role": "user", "content": "Say pong"}]
+    assert list(TelemetryEvent.objects.values_list("endpoint__name", "outcome")) == [
+        ("claude", "ok")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "outcome"),
+    [("overloaded", "overloaded"), ("rate_limited", "rate_limit"), ("failing", "server_error")],
+)
+def test_failing_anthropic_primary_fails_over_to_the_openai_secondary_in_the_same_call(
+    model_server, service, live_server, avatar_token, mode, outcome
+):
+    primary, secondary = model_server(), model_server(answer="pong from secondary")
+    primary.mode = mode
+    ModelEndpointFactory(
+        service=service, name="claude", tier=1, provider="anthropic",
+        base_url=primary.anthropic_base, probe_enabled=False,
+    )  # fmt: skip
+    ModelEndpointFactory(
+        service=service, name="secondary", tier=2, base_url=secondary.openai_base,
+        probe_enabled=False,
+    )  # fmt: skip
+    recompute_route(service_id=service.pk, reason="set up")
+    client = _client_for(service, live_server, avatar_token)
+    try:
+        answer = client.chat([{"role": "user", "content": "Say pong"}], max_tokens=5)
+        assert client.telemetry.flush(timeout=10)
+    finally:
+        client.close()
+
+    assert answer.endpoint == "secondary" and answer.text == "pong from secondary"
+    assert [(a.endpoint, a.outcome) for a in answer.attempts] == [("claude", outcome)]
+    assert primary.hits == 1  # no SDK retries
+    rows = list(TelemetryEvent.objects.order_by("id").values_list("endpoint__name", "outcome"))
+    assert rows == [("claude", outcome), ("secondary", "ok")]
+
+
+def test_a_primary_trickling_its_answer_is_cut_at_the_threshold_not_per_read(
+    model_server, service, live_server, avatar_token
+):
+    primary, secondary = model_server(), model_server(answer="pong from secondary")
+    # About 250 bytes, one every 20 ms: each read waits far less than the 300 ms threshold,
+    # the whole answer about 5 s.
+    primary.mode, primary.delay = "trickle", 0.02
+    ModelEndpointFactory(
+        service=service, name="primary", tier=1, base_url=primary.openai_base,
+        slow_call_ms=300, probe_enabled=False,
+    )  # fmt: skip
+    ModelEndpointFactory(
+        service=service, name="secondary", tier=2, base_url=secondary.openai_base,
+        slow_call_ms=2000, probe_enabled=False,
+    )  # fmt: skip
+    recompute_route(service_id=service.pk, reason="set up")
+    client = _client_for(service, live_server, avatar_token, report_telemetry=False)
+    client.warm_up()
+    try:
+        answer = client.chat([{"role": "user", "content": "Say pong"}], max_tokens=5)
+    finally:
+        client.close()
+
+    assert answer.endpoint == "secondary"
+    [attempt] = answer.attempts
+    assert attempt.endpoint == "primary" and attempt.outcome == "timeout"
+    # Cut at the threshold (with slack for a loaded machine), not after the ~5 s trickle.
+    assert attempt.latency_ms < 300 + 2000, attempt
+
+
+def test_without_the_total_deadline_the_trickle_runs_past_the_threshold(
+    model_server, service, live_server, avatar_token
+):
+    """The control for the test above: the SDK's per-read timeout alone lets it run on."""
+    primary = model_server()
+    primary.mode, primary.delay = "trickle", 0.005
+    ModelEndpointFactory(
+        service=service, name="primary", tier=1, base_url=primary.openai_base,
+        slow_call_ms=300, probe_enabled=False,
+    )  # fmt: skip
+    recompute_route(service_id=service.pk, reason="set up")
+    client = _client_for(service, live_server, avatar_token, report_telemetry=False,
+                         total_deadline=False)  # fmt: skip
+    try:
+        answer = client.chat([{"role": "user", "content": "Say pong"}], max_tokens=5)
+    finally:
+        client.close()
+    assert answer.endpoint == "primary" and answer.text == "pong"
+    assert answer.latency_ms > 300  # longer than the threshold, yet never timed out

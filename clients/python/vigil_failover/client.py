@@ -1,7 +1,7 @@
 """Per-call failover across a service's model tiers, as Vigil's route describes them.
 
-Each call tries the active endpoint first, with its slow-call threshold as the SDK's timeout
-(no SDK retries), and on a timeout, rate limit, 5xx, auth or connection error moves on to the
+Each call tries the active endpoint first, with its slow-call threshold as the deadline of the
+whole call (connect, send and every byte of the answer; no SDK retries), and on a timeout, rate limit, 5xx, auth or connection error moves on to the
 next tier in the same call. An endpoint that failed is skipped by this process for
 ``local_cooldown`` seconds, so the avatar's next call already goes to the next tier while Vigil's
 breaker (fed by the telemetry this client reports) catches up. A request the provider refuses
@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from vigil_failover import deadline
 from vigil_failover.telemetry import TelemetryReporter
 from vigil_failover.vigil import VigilUnreachable, request_json
 
@@ -111,6 +112,7 @@ class FailoverClient:
         telemetry_interval: float = 1.0,
         telemetry_queue: int = 10_000,
         vigil_timeout: float = 2.0,
+        total_deadline: bool = True,
     ) -> None:
         self.vigil_url = vigil_url.rstrip("/")
         self.token = token
@@ -120,6 +122,9 @@ class FailoverClient:
         self.threshold_ms = threshold_ms
         self.local_cooldown = route_ttl if local_cooldown is None else local_cooldown
         self.vigil_timeout = vigil_timeout
+        # The threshold bounds the whole call (connect, send, every byte of the answer), not
+        # each socket read: see vigil_failover.deadline.
+        self.total_deadline = total_deadline
         self._route: dict | None = None
         self._etag = ""
         self._fetched_at = 0.0
@@ -208,23 +213,25 @@ class FailoverClient:
         client = self._sdk_clients.get(key)
         if client is None:
             if endpoint["provider"] == "anthropic":
-                import anthropic
+                import anthropic as sdk
 
-                client = anthropic.Anthropic(
-                    api_key=self._credential(endpoint["name"]),
-                    base_url=endpoint["base_url"],
-                    timeout=timeout,
-                    max_retries=0,
-                )
+                factory = sdk.Anthropic
             else:
-                import openai
+                import openai as sdk
 
-                client = openai.OpenAI(
-                    api_key=self._credential(endpoint["name"]),
-                    base_url=endpoint["base_url"],
-                    timeout=timeout,
-                    max_retries=0,
-                )
+                factory = sdk.OpenAI
+            extra = {}
+            if self.total_deadline:
+                http_client = deadline.http_client_for(sdk, timeout)
+                if http_client is not None:
+                    extra["http_client"] = http_client
+            client = factory(
+                api_key=self._credential(endpoint["name"]),
+                base_url=endpoint["base_url"],
+                timeout=timeout,
+                max_retries=0,
+                **extra,
+            )
             self._sdk_clients[key] = client
         return client
 
@@ -243,7 +250,15 @@ class FailoverClient:
             _ = client.messages if endpoint["provider"] == "anthropic" else client.chat.completions
 
     def _call_one(self, endpoint: dict, messages: list[dict], max_tokens: int, kwargs: dict):
-        client = self._sdk(endpoint, self._threshold(endpoint))
+        threshold = self._threshold(endpoint)
+        client = self._sdk(endpoint, threshold)
+        if not self.total_deadline:
+            return self._request(client, endpoint, messages, max_tokens, kwargs)
+        with deadline.within(time.monotonic() + threshold):
+            return self._request(client, endpoint, messages, max_tokens, kwargs)
+
+    @staticmethod
+    def _request(client, endpoint: dict, messages: list[dict], max_tokens: int, kwargs: dict):
         if endpoint["provider"] == "anthropic":
             system = "\n".join(m["content"] for m in messages if m.get("role") == "system")
             rest = [m for m in messages if m.get("role") != "system"]
