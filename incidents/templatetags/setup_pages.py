@@ -39,4 +39,3 @@ def when(context, value: datetime | None, empty: str = "—") -> str:
         local.strftime("%Y-%m-%d %H:%M:%S %Z"),
         shown,
     )
-
