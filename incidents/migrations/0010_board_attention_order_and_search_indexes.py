@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_external_identity'),
-        ('incidents', '0008_inbound_event_parked'),
+        ('incidents', '0009_inbound_event_urgent'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
