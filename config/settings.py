@@ -361,6 +361,10 @@ INGEST_SWEEP_SECONDS = env_int("INGEST_SWEEP_SECONDS", 15, minimum=1)
 # Days applied deliveries (raw bodies) are kept; 0 = forever.
 INGEST_EVENT_RETENTION_DAYS = env_int("INGEST_EVENT_RETENTION_DAYS", 30, minimum=0)
 
+# --- incident room (issue 17) ---
+# Seconds between beat sweeps waking snoozed incidents whose snooze ran out.
+SNOOZE_SWEEP_SECONDS = env_float("SNOOZE_SWEEP_SECONDS", 10.0)
+
 # --- domain event outbox (issue 11) ---
 # Seconds between beat sweeps re-dispatching domain events whose receiver did not finish.
 EVENTS_SWEEP_SECONDS = env_float("EVENTS_SWEEP_SECONDS", 3.0)
