@@ -13,14 +13,13 @@ from incidents import snooze
 _REFERENCE = re.compile(r"^\s*(?:INC-?)?(\d{1,19})\s*$", re.IGNORECASE)
 
 
-class IncidentReferenceField(forms.CharField):
+class IncidentReferenceField(forms.Field):
     """``INC-42`` or ``42``: the number of another incident."""
 
     def to_python(self, value):
-        value = super().to_python(value)
         if value in self.empty_values:
             return None
-        match = _REFERENCE.match(value)
+        match = _REFERENCE.match(str(value)[:40])
         number = int(match.group(1)) if match else 0
         if not 1 <= number <= MAX_ID:
             raise forms.ValidationError(_("give an incident number such as INC-42"))
@@ -28,7 +27,7 @@ class IncidentReferenceField(forms.CharField):
 
 
 class OtherIncidentForm(forms.Form):
-    other = IncidentReferenceField(max_length=30, label=_("Incident"))
+    other = IncidentReferenceField(label=_("Incident"))
 
 
 class SnoozeForm(forms.Form):
