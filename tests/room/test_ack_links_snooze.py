@@ -92,7 +92,10 @@ def test_link_refusals(service, responder, responder_client, viewer_client, outs
     with pytest.raises(InvalidTransition, match="not linked"):
         links.unlink_incidents(incident=one, other=open_incident(service, title="3"), actor=actor)
     elsewhere = open_incident(ServiceFactory(team=outsider.memberships.first().team))
-    assert responder_client.post(f"/incidents/{one.pk}/link/", {"other": elsewhere.pk}).status_code == 404
+    assert (
+        responder_client.post(f"/incidents/{one.pk}/link/", {"other": elsewhere.pk}).status_code
+        == 404
+    )
     assert viewer_client.post(f"/incidents/{one.pk}/unlink/", {"other": two.pk}).status_code == 403
     assert responder_client.get(f"/incidents/{one.pk}/link/").status_code == 405
     assert IncidentLink.objects.count() == 1
@@ -127,7 +130,10 @@ def test_snooze_is_shown_in_the_room_and_can_be_cancelled(service, responder, re
     response = responder_client.post(f"/incidents/{incident.pk}/unsnooze/", **HTMX)
     assert response.status_code == 200
     assert snooze.active_snooze(incident) is None
-    assert 'id="snooze-note"' not in responder_client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert (
+        'id="snooze-note"'
+        not in responder_client.get(f"/incidents/{incident.pk}/").content.decode()
+    )
     incident.refresh_from_db()
     assert incident.status == Status.ACKNOWLEDGED
 
@@ -148,7 +154,9 @@ def test_only_acknowledged_incidents_can_be_snoozed(service, responder_client, v
     response = responder_client.post(f"/incidents/{incident.pk}/snooze/", {"minutes": 30}, **HTMX)
     assert response.status_code == 409
     assert "only acknowledged incidents can be snoozed" in response.content.decode()
-    assert viewer_client.post(f"/incidents/{incident.pk}/snooze/", {"minutes": 30}).status_code == 403
+    assert (
+        viewer_client.post(f"/incidents/{incident.pk}/snooze/", {"minutes": 30}).status_code == 403
+    )
 
 
 def test_snoozing_again_moves_the_due_time(service, responder):
