@@ -102,6 +102,9 @@ def test_room_fits_a_375_px_phone_with_the_timeline_before_the_forms(
     expect(page.locator("#panel-escalation table")).to_be_visible()
     expect(page.locator("#snooze-note")).to_be_visible()
     page.screenshot(path=artifacts / "room-375.png", full_page=True)
+    page.locator("#room-head").screenshot(path=artifacts / "room-375-head.png")
+    page.locator("#panel-escalation").screenshot(path=artifacts / "room-375-escalation.png")
+    page.locator("#panel-alerts").screenshot(path=artifacts / "room-375-alerts.png")
 
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert _overflowing_cards(page) == []
@@ -126,10 +129,10 @@ def test_monitors_fit_a_375_px_phone(live_server, new_page, login, manager, serv
     for n in range(3):
         ProbeFactory(
             service=service,
-            name=f"probe {n} {LONG}",
+            name=f"probe {n} {LONG[:90]}",
             url=f"https://avatar-{n}.example.com/{LONG}/health?and={LONG}",
         )
-        HeartbeatFactory(service=service, name=f"nightly-export-{n}-{LONG}")
+        HeartbeatFactory(service=service, name=f"nightly-export-{n}-{LONG[:90]}")
     page = login(new_page(viewport={"width": 375, "height": 800}), manager)
     page.goto(f"{live_server.url}/monitors/")
     page.screenshot(path=artifacts / "monitors-375.png", full_page=True)
