@@ -382,6 +382,10 @@ INGEST_TASK_SECONDS = env_float("INGEST_TASK_SECONDS", 5.0)
 # is marked urgent (likely a new outage) and applied before queued repeats.
 INGEST_URGENT_MEMORY_SECONDS = env_int("INGEST_URGENT_MEMORY_SECONDS", 600, minimum=0)
 
+# --- incident room (issue 17) ---
+# Seconds between beat sweeps waking snoozed incidents whose snooze ran out.
+SNOOZE_SWEEP_SECONDS = env_float("SNOOZE_SWEEP_SECONDS", 10.0)
+
 # --- domain event outbox (issue 11) ---
 # Seconds between beat sweeps re-dispatching domain events whose receiver did not finish.
 EVENTS_SWEEP_SECONDS = env_float("EVENTS_SWEEP_SECONDS", 3.0)

@@ -15,6 +15,10 @@ class IncidentsConfig(AppConfig):
                 settings.EVENTS_SWEEP_SECONDS,
             ),
             "events-prune": ("incidents.tasks.prune_dispatched_events", 3600),
+            "snooze-wake": (
+                "incidents.tasks.wake_snoozed_incidents",
+                settings.SNOOZE_SWEEP_SECONDS,
+            ),
         }
 
     def ready(self) -> None:

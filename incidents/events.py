@@ -49,6 +49,10 @@ incident_severity_changed = DomainEvent("incident_severity_changed")  # incident
 incident_assigned = DomainEvent("incident_assigned")  # incident_id, user_id
 # "escalate now": incident_id, user_id
 incident_escalation_requested = DomainEvent("incident_escalation_requested")
+# incident_id (the duplicate, now resolved), into_id (the incident it was merged into)
+incident_merged = DomainEvent("incident_merged")
+# incident_id: a snooze ran out and the incident is triggered again (escalation restarts)
+incident_snooze_expired = DomainEvent("incident_snooze_expired")
 
 EVENTS: dict[str, DomainEvent] = {
     event.name: event
@@ -62,6 +66,8 @@ EVENTS: dict[str, DomainEvent] = {
         incident_severity_changed,
         incident_assigned,
         incident_escalation_requested,
+        incident_merged,
+        incident_snooze_expired,
     )
 }
 

@@ -490,3 +490,109 @@ class EventDispatch(models.Model):
     def __str__(self) -> str:
         state = "dispatched" if self.dispatched_at else f"pending ({self.attempts} attempts)"
         return f"{self.event} → {self.receiver}: {state}"
+
+
+# --- the incident room: merges, links, snoozes --------------------------------------------
+
+
+class IncidentMerge(models.Model):
+    """A duplicate folded into another incident (incidents.merging.merge_incidents).
+
+    One row per merged incident (one-to-one): an incident is merged at most once, after which
+    it is resolved and its alerts, notes and timeline live on in ``target``.
+    """
+
+    source = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="merged_into")
+    target = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="merged_from")
+    merged_at = models.DateTimeField()
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, blank=True)
+    alerts_moved = models.PositiveIntegerField(default=0)
+    entries_copied = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-merged_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(source=models.F("target")), name="incident_merge_not_into_itself"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"INC-{self.source_id} merged into INC-{self.target_id}"
+
+
+class DedupAlias(models.Model):
+    """The dedup key of a merged incident, pointing at the incident it was merged into.
+
+    While ``incident`` is open, alerts and repeats for (service, dedup_key) land on it instead
+    of opening a new incident; once it is resolved the alias is ignored and the key opens a new
+    incident as usual. ``fingerprints`` are the alerts moved with the key (a sender's
+    "resolve" for the key resolves those, not the whole incident).
+    """
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    dedup_key = models.CharField(max_length=255)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="dedup_aliases")
+    fingerprints = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "dedup_key"], name="dedup_alias_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dedup_key} → INC-{self.incident_id}"
+
+
+class IncidentLink(models.Model):
+    """Two related incidents (not duplicates). Symmetric: stored once, lower id first."""
+
+    first = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["first", "second"], name="incident_link_once"),
+            models.CheckConstraint(
+                condition=Q(first__lt=models.F("second")), name="incident_link_ordered"
+            ),
+        ]
+        indexes = [models.Index(fields=["second"], name="incident_link_second_idx")]
+
+    def __str__(self) -> str:
+        return f"INC-{self.first_id} ↔ INC-{self.second_id}"
+
+
+class IncidentSnooze(models.Model):
+    """An acknowledged incident snoozed until ``until`` (incidents.snooze).
+
+    ``until`` is the due time the beat sweep reads; it is set to None when the snooze ends
+    (expired, cancelled, or the incident moved on), which is also how a wake-up is claimed:
+    only the caller whose conditional UPDATE cleared it re-triggers the incident.
+    """
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="snooze")
+    until = models.DateTimeField(null=True, blank=True)
+    minutes = models.PositiveIntegerField(default=0)
+    snoozed_at = models.DateTimeField()
+    snoozed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["until"], condition=Q(until__isnull=False), name="incident_snooze_due_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"INC-{self.incident_id} snoozed until {self.until}"

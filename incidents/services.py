@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.permissions import Action, can
-from incidents import events
+from incidents import aliases, events
 from incidents.actors import Actor
 from incidents.errors import DedupConflict, IncidentError, InvalidIncidentInput, InvalidTransition
 from incidents.models import (
@@ -196,6 +196,9 @@ def _repeat_if_open(
             .first()
         )
         if incident is None:
+            # The key's incident was merged into another one that is still open: repeat there.
+            incident = aliases.locked_open_target(service_id=service.pk, dedup_key=dedup_key)
+        if incident is None:
             return None
         now = timezone.now()
         incident.repeat_count += 1
@@ -236,15 +239,33 @@ def acknowledge(*, incident: Incident, actor: Actor) -> Incident:
     _require(incident, (Status.TRIGGERED,), "acknowledge")
     now = timezone.now()
     incident.status = Status.ACKNOWLEDGED
-    incident.acknowledged_at = now
-    incident.acknowledged_by = actor.user_or_none
-    _touch(incident, now, ["status", "acknowledged_at", "acknowledged_by"])
+    fields = ["status"]
+    if incident.acknowledged_at is None:
+        # Set unless a snooze ran out (incidents.snooze): the first acknowledgement stands (MTTA).
+        incident.acknowledged_at = now
+        incident.acknowledged_by = actor.user_or_none
+        fields += ["acknowledged_at", "acknowledged_by"]
+    message = f"Acknowledged by {actor}"
+    # Whoever acknowledges an unowned incident owns it (every door: room, board, API, links),
+    # if they may be assigned at all: a specialist of another team paged at L3 is not.
+    user = actor.user_or_none
+    takes_it = (
+        incident.assignee_id is None
+        and user is not None
+        and can(user, incident.team_id, Action.RESPOND)
+    )
+    if takes_it:
+        incident.assignee = user
+        fields.append("assignee")
+        message += ", who is now assigned"
+    _touch(incident, now, fields)
     record(
         incident=incident,
         kind="acknowledged",
         actor=actor,
         at=now,
-        message=f"Acknowledged by {actor}",
+        message=message,
+        data={"assignee_id": incident.assignee_id} if takes_it else {},
     )
     _audit(incident, "acknowledged", actor)
     events.announce(
@@ -252,6 +273,10 @@ def acknowledge(*, incident: Incident, actor: Actor) -> Incident:
         incident_id=incident.pk,
         user_id=getattr(actor.user_or_none, "pk", None),
     )
+    if takes_it:
+        events.announce(
+            events.incident_assigned, incident_id=incident.pk, user_id=incident.assignee_id
+        )
     return incident
 
 

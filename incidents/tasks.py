@@ -69,3 +69,15 @@ def prune_dispatched_events() -> int:
     from incidents.outbox import prune_dispatched
 
     return prune_dispatched(older_than_days=settings.EVENTS_RETENTION_DAYS)
+
+
+@shared_task
+def wake_snoozed_incidents() -> int:
+    """Every few seconds (beat): re-trigger acknowledged incidents whose snooze ran out.
+
+    Safe to run twice or on several beats: each wake-up is claimed under the incident's row
+    lock by clearing the snooze's due time (incidents.snooze.wake_incident).
+    """
+    from incidents.snooze import wake_due_snoozes
+
+    return wake_due_snoozes()

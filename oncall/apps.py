@@ -41,6 +41,8 @@ class OncallConfig(AppConfig):
         events.incident_escalation_requested.connect(
             receivers.on_escalation_requested, dispatch_uid=uid
         )
+        events.incident_merged.connect(receivers.on_merged, dispatch_uid=uid)
+        events.incident_snooze_expired.connect(receivers.on_snooze_expired, dispatch_uid=uid)
         from incidents.service_sections import ServiceSection, register_service_section
         from oncall.pages import escalation_section
 

@@ -86,3 +86,19 @@ def on_escalation_requested(sender, incident_id, user_id=None, entry_id=None, **
         if _escalation_acted_since(incident_id, entry_id):
             return  # a duplicate: a level was engaged since the request
         escalation.escalate_now(incident_id=incident_id, user_id=user_id)
+
+
+def on_merged(sender, incident_id, into_id=None, **kwargs):
+    """The duplicate was resolved by the merge: its escalation stops (once; a repeat finds it
+    stopped and does nothing). The incident it went into keeps its own escalation."""
+    _stop_unless_triggered(incident_id, f"merged into INC-{into_id}" if into_id else "merged")
+
+
+def on_snooze_expired(sender, incident_id, entry_id=None, **kwargs):
+    with transaction.atomic():
+        incident = _locked_incident(incident_id)
+        if incident is None or incident.status != Status.TRIGGERED:
+            return
+        if _escalation_acted_since(incident_id, entry_id):
+            return  # a duplicate: the new series already started
+        escalation.restart_escalation(incident_id=incident_id, reason="snooze expired")

@@ -25,6 +25,8 @@ class StatuspageConfig(AppConfig):
         events.incident_severity_changed.connect(receivers.on_severity_changed, dispatch_uid=uid)
         events.incident_resolved.connect(receivers.on_resolved, dispatch_uid=uid)
         events.incident_reopened.connect(receivers.on_reopened, dispatch_uid=uid)
+        # A merged duplicate is resolved: its component state and public updates follow.
+        events.incident_merged.connect(receivers.on_resolved, dispatch_uid=uid)
 
         register_panel(
             IncidentPanel(

@@ -23,6 +23,7 @@ from incidents import catalog, services
 from incidents.access import get_incident_for_user
 from incidents.actors import Actor
 from incidents.api.filters import IncidentFilter, ServiceFilter
+from incidents.api.relations import IncidentRelationsMixin
 from incidents.api.serializers import (
     AssignSerializer,
     IncidentCreateSerializer,
@@ -79,6 +80,7 @@ class ServiceViewSet(TeamScopedMixin, viewsets.ModelViewSet):
     retrieve=extend_schema(summary="One incident"),
 )
 class IncidentViewSet(
+    IncidentRelationsMixin,
     TeamScopedMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

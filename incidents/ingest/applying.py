@@ -14,7 +14,7 @@ from django.db import InterfaceError, OperationalError
 from django.db.models import F
 from django.utils import timezone
 
-from incidents import services, suppression
+from incidents import aliases, services, suppression
 from incidents.actors import Actor
 from incidents.ingest.payload import as_datetime, storable
 from incidents.models import (
@@ -35,11 +35,13 @@ def actor_for(integration: Integration) -> Actor:
 
 
 def _locked_open_incident(integration: Integration, key: str) -> Incident | None:
-    return (
+    """The open incident of ``key``, or the open one it was merged into (incidents.aliases)."""
+    own = (
         Incident.objects.select_for_update()
         .filter(service_id=integration.service_id, dedup_key=key, status__in=OPEN_STATUSES)
         .first()
     )
+    return own or aliases.locked_open_target(service_id=integration.service_id, dedup_key=key)
 
 
 def apply_normalized(*, integration: Integration, normalized: dict) -> Incident | None:
@@ -72,9 +74,22 @@ def _resolve_all(integration: Integration, key: str, actor: Actor) -> Incident |
     if incident is None:
         return None
     now = timezone.now()
-    incident.alerts.filter(status=AlertStatus.FIRING).update(
-        status=AlertStatus.RESOLVED, resolved_at=now, last_seen_at=now, ends_at=now
-    )
+    if incident.dedup_key != key:
+        # The key's incident was merged into this one: the sender resolves its own alerts, and
+        # the incident only once nothing else in it is firing.
+        moved = aliases.fingerprints_of(service_id=integration.service_id, dedup_key=key)
+        incident.alerts.filter(
+            integration=integration, fingerprint__in=moved, status=AlertStatus.FIRING
+        ).update(status=AlertStatus.RESOLVED, resolved_at=now, last_seen_at=now, ends_at=now)
+        if (
+            not integration.auto_resolve
+            or incident.alerts.filter(status=AlertStatus.FIRING).exists()
+        ):
+            return incident
+    else:
+        incident.alerts.filter(status=AlertStatus.FIRING).update(
+            status=AlertStatus.RESOLVED, resolved_at=now, last_seen_at=now, ends_at=now
+        )
     return services.resolve(incident=incident, actor=actor, note="resolve event from the sender")
 
 

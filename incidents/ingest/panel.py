@@ -17,6 +17,10 @@ def alerts_panel_context(incident, user) -> dict | None:
     )
     if not alerts:
         return None
+    for alert in alerts:
+        # Generic webhooks send a description; Alertmanager and Grafana annotate one or a summary.
+        notes = alert.annotations if isinstance(alert.annotations, dict) else {}
+        alert.description = str(notes.get("description") or notes.get("summary") or "")
     return {
         "alerts": alerts[:MAX_SHOWN],
         "more": len(alerts) > MAX_SHOWN,

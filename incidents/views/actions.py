@@ -6,6 +6,7 @@ does not allow it (the service's message is shown as it is)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -30,6 +31,7 @@ from incidents.forms import (
     form_problems,
 )
 from incidents.models import Incident
+from incidents.views import relations
 from incidents.views.common import refuse, see_other
 from incidents.views.room import changed_room_fragments, forms_context, live_context
 
@@ -98,6 +100,10 @@ ACTIONS: dict[str, Callable[[HttpRequest, Incident, Actor], Incident]] = {
     "note": _note,
     "escalate": _escalate,
 }
+# Merge, link and snooze (incidents.views.relations) take the form validator as well.
+ACTIONS.update(
+    {name: partial(handler, valid=_valid) for name, handler in relations.HANDLERS.items()}
+)
 
 
 @login_required

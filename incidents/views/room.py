@@ -18,6 +18,7 @@ from incidents.forms import AssignForm, NoteForm, ResolveForm, SeverityForm
 from incidents.models import Incident, Severity, TimelineEntry
 from incidents.panels import panels_for
 from incidents.views.common import wants_fragment
+from incidents.views.relations import candidates_context, relations_context
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def live_context(request: HttpRequest, incident: Incident, version: str | None =
         "version": version,
         "can_respond": can(request.user, incident.team_id, Action.RESPOND),
         "now": timezone.now(),
+        **relations_context(incident),
     }
 
 
@@ -66,6 +68,7 @@ def forms_context(incident: Incident) -> dict:
             team_id=incident.team_id, initial={"assignee": incident.assignee_id}
         ),
         "severities": list(reversed(Severity)),
+        **candidates_context(incident),
     }
 
 
