@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from config import broker
 from config.env import env_bool, env_float, env_int, env_list, env_networks, env_str
 from config.logs import logging_config
 
@@ -149,26 +150,24 @@ else:
     }
 
 BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
-if CELERY_BROKER_URL == "filesystem://":
+# redis://..., amqp://... (RabbitMQ: durable queues, publisher confirms) or filesystem://.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+CELERY_BROKER_TRANSPORT_OPTIONS = broker.transport_options(CELERY_BROKER_URL, broker_dir=BROKER_DIR)
+if broker.transport_of(CELERY_BROKER_URL) == "filesystem":
     for _sub in ("queue", "processed", "control"):
         (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # kombu keeps its exchange table in ./control by default, i.e. in the checkout.
-        "control_folder": str(BROKER_DIR / "control"),
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "store_processed": False,
-    }
-else:
-    # Long ETAs are unsafe on Redis (a task past the visibility timeout runs again), so no task
-    # here waits in the broker for long: due times live in the database and sweeps pick them up.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# RabbitMQ only: "classic" queues or "quorum" (replicated over a RabbitMQ cluster). RabbitMQ
+# refuses to redeclare a queue as another type: delete the four queues before switching.
+RABBITMQ_QUEUE_TYPE = env_str("RABBITMQ_QUEUE_TYPE", "classic").lower()
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# On RabbitMQ a task whose worker lost the broker comes back to another worker at once
+# (acks_late): the worker stops its copy rather than run it twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = (
+    broker.transport_of(CELERY_BROKER_URL) == "amqp"
+)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
