@@ -359,6 +359,11 @@ INGEST_INTEGRATION_CACHE_SECONDS = env_int("INGEST_INTEGRATION_CACHE_SECONDS", 5
 INGEST_SWEEP_SECONDS = env_int("INGEST_SWEEP_SECONDS", 15, minimum=1)
 # Days applied deliveries (raw bodies) are kept; 0 = forever.
 INGEST_EVENT_RETENTION_DAYS = env_int("INGEST_EVENT_RETENTION_DAYS", 30, minimum=0)
+# Back-pressure (incidents/backpressure.py): past either bound the endpoints still accept (2xx)
+# but rollups, retention and non-urgent sweeps wait; 0 turns a bound off. Re-measured this often.
+INGEST_BACKLOG_SHED_DEPTH = env_int("INGEST_BACKLOG_SHED_DEPTH", 5000, minimum=0)
+INGEST_BACKLOG_SHED_AGE_SECONDS = env_int("INGEST_BACKLOG_SHED_AGE_SECONDS", 30, minimum=0)
+INGEST_BACKLOG_CHECK_SECONDS = env_int("INGEST_BACKLOG_CHECK_SECONDS", 5, minimum=1)
 
 # --- domain event outbox (issue 11) ---
 # Seconds between beat sweeps re-dispatching domain events whose receiver did not finish.

@@ -26,14 +26,24 @@ THROUGHPUT_WINDOW = timedelta(minutes=5)
 
 @register_metric_source
 def ingest_apply_lag() -> Iterable[Metric]:
-    from incidents.models import InboundEvent
+    from incidents import backpressure
 
-    oldest = InboundEvent.objects.pending().aggregate(m=Min("received_at"))["m"]
-    lag = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+    backlog = backpressure.measure()  # fresh at every scrape: one aggregate query
     yield GaugeMetricFamily(
         "vigil_ingest_apply_lag_seconds",
         "Age of the oldest accepted webhook delivery not yet applied (0 when none waits).",
-        value=max(lag, 0.0),
+        value=backlog.oldest_age_seconds,
+    )
+    yield GaugeMetricFamily(
+        "vigil_ingest_backlog_deliveries",
+        "Accepted webhook deliveries not yet applied.",
+        value=backlog.depth,
+    )
+    yield GaugeMetricFamily(
+        "vigil_ingest_backpressure",
+        "1 while the backlog is over INGEST_BACKLOG_SHED_DEPTH or INGEST_BACKLOG_SHED_AGE_SECONDS "
+        "and work that can wait (rollups, retention, non-urgent sweeps) is deferred.",
+        value=1.0 if backlog.over_bound else 0.0,
     )
 
 

@@ -7,6 +7,7 @@ import time
 from celery import shared_task
 from django.core.cache import cache
 
+from incidents import backpressure
 from ops import backup as backups
 from ops import rpo, selfwatch
 
@@ -29,6 +30,8 @@ def backup() -> str:
 
 @shared_task(ignore_result=True)
 def check_rpo() -> dict:
+    if backpressure.defer("RPO guard checks"):
+        return {}
     return rpo.check_all()
 
 
