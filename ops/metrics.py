@@ -135,9 +135,14 @@ def backups() -> Iterable[Metric]:
             latest = datetime.fromisoformat(created).timestamp()
         except (OSError, ValueError, KeyError):
             latest = 0.0
+    from ops.tasks import LAST_BACKUP_KEY
+
+    # The scheduled backup runs on any worker host: it also notes its time in the shared cache.
+    latest = max(latest, float(cache.get(LAST_BACKUP_KEY) or 0.0))
     yield GaugeMetricFamily(
         "vigil_backup_last_success_timestamp_seconds",
-        "Unix time of the newest backup of Vigil's own database in BACKUP_DIR (0: none).",
+        "Unix time of the newest backup of Vigil's own database, in BACKUP_DIR here or made by "
+        "the scheduled backup on any worker host (0: none).",
         value=latest,
     )
     now = timezone.now()
