@@ -18,6 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from kombu import Exchange, Queue
+
+QUEUES = ("ingest", "probes", "notify", "default")
 AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
 REDIS_SCHEMES = ("redis", "rediss")
 
@@ -69,6 +72,24 @@ def queue_arguments(url: str, queue_type: str) -> dict | None:
     if transport_of(url) != "amqp" or queue_type == "classic":
         return None
     return {"x-queue-type": queue_type}
+
+
+def declare_queues(url: str, queue_type: str) -> list[Queue]:
+    """The four queues, each with its own direct exchange and routing key (with the defaults
+    they would all share the "default" key and a task routed to "probes" could land in any of
+    them). On RabbitMQ queues and exchanges are durable: they outlive a broker restart, with the
+    persistent messages in them. Redis and the filesystem transport ignore the flags."""
+    arguments = queue_arguments(url, queue_type)
+    return [
+        Queue(
+            name,
+            Exchange(name, type="direct", durable=True),
+            routing_key=name,
+            durable=True,
+            queue_arguments=arguments,
+        )
+        for name in QUEUES
+    ]
 
 
 def redact(url: str) -> str:

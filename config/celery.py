@@ -9,8 +9,6 @@ or a beat restarted mid-tick, do no harm).
 import os
 
 from celery import Celery
-from django.conf import settings
-from kombu import Exchange, Queue
 
 from config import broker, logs
 
@@ -18,23 +16,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("vigil")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# Each queue has its own exchange and routing key; with the defaults they would all share the
-# "default" routing key and a task routed to "probes" could land in any of them. On RabbitMQ
-# queues and exchanges are durable (they outlive a broker restart, with the persistent messages
-# in them); Redis and the filesystem transport ignore the flags.
-QUEUES = ("ingest", "probes", "notify", "default")
-app.conf.task_queues = [
-    Queue(
-        name,
-        Exchange(name, type="direct", durable=True),
-        routing_key=name,
-        durable=True,
-        queue_arguments=broker.queue_arguments(
-            settings.CELERY_BROKER_URL, settings.RABBITMQ_QUEUE_TYPE
-        ),
-    )
-    for name in QUEUES
-]
+# The four queues (config/broker.py) are declared by settings.CELERY_TASK_QUEUES: durable,
+# each with its own exchange and routing key.
+QUEUES = broker.QUEUES
 app.conf.task_routes = {
     "incidents.tasks.*": {"queue": "ingest"},
     "monitoring.tasks.*": {"queue": "probes"},

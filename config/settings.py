@@ -159,6 +159,7 @@ if broker.transport_of(CELERY_BROKER_URL) == "filesystem":
 # RabbitMQ only: "classic" queues or "quorum" (replicated over a RabbitMQ cluster). RabbitMQ
 # refuses to redeclare a queue as another type: delete the four queues before switching.
 RABBITMQ_QUEUE_TYPE = env_str("RABBITMQ_QUEUE_TYPE", "classic").lower()
+CELERY_TASK_QUEUES = broker.declare_queues(CELERY_BROKER_URL, RABBITMQ_QUEUE_TYPE)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
