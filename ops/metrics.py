@@ -35,11 +35,6 @@ def ingest_apply_lag() -> Iterable[Metric]:
         value=backlog.oldest_age_seconds,
     )
     yield GaugeMetricFamily(
-        "vigil_ingest_backlog_deliveries",
-        "Accepted webhook deliveries not yet applied.",
-        value=backlog.depth,
-    )
-    yield GaugeMetricFamily(
         "vigil_ingest_backpressure",
         "1 while the backlog is over INGEST_BACKLOG_SHED_DEPTH or INGEST_BACKLOG_SHED_AGE_SECONDS "
         "and work that can wait (rollups, retention, non-urgent sweeps) is deferred.",
