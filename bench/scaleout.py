@@ -26,7 +26,6 @@ FILL_SECONDS = int(os.environ.get("BENCH_DURATION", "6"))
 DRAIN_LIMIT = 180
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
 RABBITMQ_URL = os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
-PENDING = "from incidents.models import InboundEvent\nprint(InboundEvent.objects.pending().count())"
 CLEAR = (
     "from incidents.models import InboundEvent\nInboundEvent.objects.pending().delete()\n"
     "from config.celery import app\n"
@@ -71,15 +70,45 @@ def start_workers(server: BenchServer, count: int) -> list[tuple[subprocess.Pope
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "ingest",
              "--concurrency", "1", "-n", f"bench{n}@%h", "--without-gossip",
              "--without-mingle", "--loglevel", "INFO"],
-            cwd=ROOT, env=server.env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+            cwd=ROOT, env={**server.env, "LOG_LEVEL": "INFO"}, stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
         )  # fmt: skip
         workers.append((process, log))
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if all(" ready." in log.read_text(errors="replace") for _, log in workers):
             return workers
         time.sleep(0.5)
-    raise RuntimeError("the workers did not become ready within 120 s")
+    stop(workers)
+    raise RuntimeError("the workers did not become ready within 300 s")
+
+
+def pending_counter(database_url: str):
+    """Counts pending deliveries with one query (a manage.py shell per poll would take
+    seconds on a busy machine and blur the drain time)."""
+    import psycopg
+
+    conn = psycopg.connect(database_url, autocommit=True)
+
+    def count() -> int:
+        sql = "SELECT count(*) FROM incidents_inboundevent WHERE processed_at IS NULL"
+        return conn.execute(sql).fetchone()[0]
+
+    def last_id() -> int:
+        return conn.execute("SELECT coalesce(max(id), 0) FROM incidents_inboundevent").fetchone()[0]
+
+    def applied_since(first_id: int) -> tuple[int, float]:
+        """Deliveries applied after ``first_id``, and the seconds from the first to the last
+        ``processed_at``: the workers' own clock, not the bench's polling."""
+        n, first, last = conn.execute(
+            "SELECT count(*), min(processed_at), max(processed_at) FROM incidents_inboundevent "
+            "WHERE id > %s AND processed_at IS NOT NULL",
+            [first_id],
+        ).fetchone()
+        return n, (last - first).total_seconds() if n > 1 else 0.0
+
+    count.last_id, count.applied_since = last_id, applied_since
+    return count
 
 
 def stop(workers) -> None:
@@ -97,12 +126,14 @@ def run_broker(label: str, broker_url: str, results: list[str]) -> None:
     with BenchServer(name="scaleout", env=env, startup_timeout=180) as server:
         token = server.shell(SETUP).strip().splitlines()[-1]
         server.shell(CLEAR)
+        pending_now = pending_counter(server.env["DATABASE_URL"])
         rate, ms = server.shell(PUBLISH).split()
         results.append(f"{label}: one publish {ms} ms ({rate} publishes/s from one process)")
         print(results[-1], flush=True)
         single = None
         for count in (1, 2):
             server.shell(CLEAR)
+            first_id = pending_now.last_id()
             fill = wrk(
                 f"{server.url}/hooks/alertmanager/{token}",
                 connections=16,
@@ -110,7 +141,7 @@ def run_broker(label: str, broker_url: str, results: list[str]) -> None:
                 method="POST",
                 bodies=bodies(3000),
             )
-            backlog = int(server.shell(PENDING).strip())
+            backlog = pending_now()
             server.shell(CLEAR.replace("InboundEvent.objects.pending().delete()", ""))
             workers = start_workers(server, count)
             try:
@@ -121,17 +152,19 @@ def run_broker(label: str, broker_url: str, results: list[str]) -> None:
                 started = time.monotonic()
                 pending = backlog
                 while pending and time.monotonic() - started < DRAIN_LIMIT:
-                    time.sleep(0.5)
-                    pending = int(server.shell(PENDING).strip())
+                    time.sleep(0.2)
+                    pending = pending_now()
                 seconds = time.monotonic() - started
             finally:
                 stop(workers)
-            applied = (backlog - pending) / seconds
+            done, busy = pending_now.applied_since(first_id)
+            applied = done / busy if busy else 0.0
             single = single or applied
             results.append(
                 f"{label}, {count} ingest worker process(es): accepted {fill.rps:.0f} req/s "
-                f"(c=16, {fill.non_2xx} non-2xx); applied {backlog - pending} of {backlog} in "
-                f"{seconds:.1f} s = {applied:.0f} deliveries/s ({applied / single:.2f}x one "
+                f"(c=16, {fill.non_2xx} non-2xx); applied {done} of {backlog} in {busy:.1f} s "
+                f"(first to last processed_at; drained {seconds:.0f} s after the kick) = "
+                f"{applied:.0f} deliveries/s ({applied / single:.2f}x one "
                 f"worker on {label}); applied/accepted {applied / fill.rps:.2f}"
             )
             print(results[-1], flush=True)
@@ -140,7 +173,6 @@ def run_broker(label: str, broker_url: str, results: list[str]) -> None:
 def main() -> None:
     results: list[str] = []
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}", flush=True)
-    run_broker("redis", REDIS_URL, results)
     vhost = rabbitmq_vhost()
     if vhost is None:
         print("RabbitMQ: not measured (no rabbitmqctl / server on this machine)")
@@ -149,6 +181,7 @@ def main() -> None:
             run_broker("rabbitmq", f"{RABBITMQ_URL}/{vhost}", results)
         finally:
             subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
+    run_broker("redis", REDIS_URL, results)
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
     for line in results:
         print(line)
