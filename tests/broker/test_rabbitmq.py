@@ -40,8 +40,8 @@ from tests.ingest.factories import am_alert, am_group
 
 ROOT = Path(__file__).resolve().parents[2]
 # Bounds of every wait below: generous for a busy shared machine, never reached when it works.
-WORKER_START_SECONDS = 90
-OUTCOME_SECONDS = 60
+WORKER_START_SECONDS = 300
+OUTCOME_SECONDS = 120
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
