@@ -30,8 +30,9 @@ CLEAR = (
     "from incidents.models import InboundEvent\nInboundEvent.objects.pending().delete()\n"
     "from config.celery import app\n"
     "with app.connection_for_write() as conn:\n"
-    "    conn.default_channel.queue_declare('ingest', durable=True, passive=False)\n"
-    "    conn.default_channel.queue_purge('ingest')\n"
+    "    queue = app.amqp.queues['ingest'](conn.default_channel)\n"
+    "    queue.declare()\n"
+    "    queue.purge()\n"
 )
 PUBLISH = """
 import time
