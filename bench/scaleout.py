@@ -160,7 +160,7 @@ def run_broker(label: str, broker_url: str, results: list[str]) -> None:
                 stop(workers)
             done, busy = pending_now.applied_since(first_id)
             applied = done / busy if busy else 0.0
-            single = single or applied
+            single = single or applied or 1.0
             results.append(
                 f"{label}, {count} ingest worker process(es): accepted {fill.rps:.0f} req/s "
                 f"(c=16, {fill.non_2xx} non-2xx); applied {done} of {backlog} in {busy:.1f} s "
