@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n auto --maxprocesses $(TEST_WORKERS))
 
-.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-storm bench-probes bench-ping bench-ui bench-api bench-search bench-monitors bench-text bench-llm bench-status bench-analytics clean chaos
+.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-storm bench-probes bench-ping bench-ui bench-api bench-search bench-monitors bench-text bench-llm bench-status bench-analytics bench-scaleout clean chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +94,10 @@ bench-status: install
 
 bench-analytics: install
 	$(BIN)/python bench/analytics.py
+
+# Ingest workers 1 vs 2 on Redis and on RabbitMQ (needs rabbitmq-server for the second half).
+bench-scaleout: install
+	$(BIN)/python bench/scaleout.py
 
 # Every benchmark, one after another (needs PostgreSQL and Redis).
 bench: bench-ingest bench-ping bench-probes bench-api bench-ui bench-search bench-monitors bench-text bench-llm bench-status bench-analytics

@@ -11,9 +11,8 @@ import warnings
 
 from celery import Celery
 from celery.exceptions import SecurityWarning
-from kombu import Exchange, Queue
 
-from config import logs
+from config import broker, logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # The embedded mode (`make run`, no broker configured) is development, often in a container that
@@ -26,10 +25,9 @@ if (os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or "files
 
 app = Celery("vigil")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# Each queue has its own exchange and routing key; with the defaults they would all share the
-# "default" routing key and a task routed to "probes" could land in any of them.
-QUEUES = ("ingest", "probes", "notify", "default")
-app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in QUEUES]
+# The four queues (config/broker.py) are declared by settings.CELERY_TASK_QUEUES: durable,
+# each with its own exchange and routing key.
+QUEUES = broker.QUEUES
 app.conf.task_routes = {
     "incidents.tasks.*": {"queue": "ingest"},
     "monitoring.tasks.*": {"queue": "probes"},

@@ -3,7 +3,7 @@
 /healthz answers as long as the process serves requests. /readyz asks each registered check
 (database and broker here; apps add their own, e.g. the scheduler's last tick) and answers 503
 with a JSON body naming every check that failed. Advisory checks (self-watch: beat, workers,
-ingest backlog) are named in the body with status "degraded" but keep the answer 200.
+ingest backlog; the ingest back-pressure bound) are named in the body with status "degraded" but keep the answer 200.
 """
 
 from __future__ import annotations
@@ -58,9 +58,17 @@ def check_event_dispatch() -> str | None:
     return dispatch_problem()
 
 
+def check_ingest_backlog() -> str | None:
+    from incidents.backpressure import readiness_problem
+
+    return readiness_problem()
+
+
 register_readiness_check("database", check_database)
 register_readiness_check("broker", check_broker)
 register_readiness_check("event_dispatch", check_event_dispatch, advisory=True)
+# A deep ingest backlog is reported, never a reason to stop accepting alerts (docs/scaling.md).
+register_readiness_check("ingest_backpressure", check_ingest_backlog, advisory=True)
 
 
 @never_cache

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from config import broker
 from config.env import env_bool, env_float, env_int, env_list, env_networks, env_str
 from config.logs import logging_config
 
@@ -151,29 +152,28 @@ else:
     }
 
 BROKER_DIR = DATA_DIR / "broker"
+# redis://..., amqp://... (RabbitMQ: durable queues, publisher confirms) or filesystem://.
 # The host is ignored by the filesystem transport; naming it spares kombu's "No hostname was
 # supplied" warning on every connection.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://localhost/")
-EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://localhost/"
+CELERY_BROKER_TRANSPORT_OPTIONS = broker.transport_options(CELERY_BROKER_URL, broker_dir=BROKER_DIR)
+EMBEDDED_BROKER = broker.transport_of(CELERY_BROKER_URL) == "filesystem"
 if EMBEDDED_BROKER:
     for _sub in ("queue", "processed", "control"):
         (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # kombu keeps its exchange table in ./control by default, i.e. in the checkout.
-        "control_folder": str(BROKER_DIR / "control"),
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "store_processed": False,
-    }
-else:
-    # Long ETAs are unsafe on Redis (a task past the visibility timeout runs again), so no task
-    # here waits in the broker for long: due times live in the database and sweeps pick them up.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# RabbitMQ only: "classic" queues or "quorum" (replicated over a RabbitMQ cluster). RabbitMQ
+# refuses to redeclare a queue as another type: delete the four queues before switching.
+RABBITMQ_QUEUE_TYPE = env_str("RABBITMQ_QUEUE_TYPE", "classic").lower()
+CELERY_TASK_QUEUES = broker.declare_queues(CELERY_BROKER_URL, RABBITMQ_QUEUE_TYPE)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# On RabbitMQ a task whose worker lost the broker comes back to another worker at once
+# (acks_late): the worker stops its copy rather than run it twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = (
+    broker.transport_of(CELERY_BROKER_URL) == "amqp"
+)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -385,6 +385,12 @@ INGEST_URGENT_MEMORY_SECONDS = env_int("INGEST_URGENT_MEMORY_SECONDS", 600, mini
 # --- incident room (issue 17) ---
 # Seconds between beat sweeps waking snoozed incidents whose snooze ran out.
 SNOOZE_SWEEP_SECONDS = env_float("SNOOZE_SWEEP_SECONDS", 10.0)
+
+# Back-pressure (incidents/backpressure.py): past either bound the endpoints still accept (2xx)
+# but rollups, retention and non-urgent sweeps wait; 0 turns a bound off. Re-measured this often.
+INGEST_BACKLOG_SHED_DEPTH = env_int("INGEST_BACKLOG_SHED_DEPTH", 5000, minimum=0)
+INGEST_BACKLOG_SHED_AGE_SECONDS = env_int("INGEST_BACKLOG_SHED_AGE_SECONDS", 30, minimum=0)
+INGEST_BACKLOG_CHECK_SECONDS = env_int("INGEST_BACKLOG_CHECK_SECONDS", 5, minimum=1)
 
 # --- domain event outbox (issue 11) ---
 # Seconds between beat sweeps re-dispatching domain events whose receiver did not finish.

@@ -26,17 +26,20 @@ def apply_inbound_events() -> int:
 @shared_task
 def sweep_inbound_events() -> int:
     """Apply every accepted delivery that is still pending (broker was down, worker crashed),
-    and delete applied deliveries older than INGEST_EVENT_RETENTION_DAYS.
+    and delete applied deliveries older than INGEST_EVENT_RETENTION_DAYS (not while the backlog
+    is over its bound: retention waits, applying does not).
 
     Two beats running this at once is harmless: each event is claimed with SKIP LOCKED and a
     conditional check on ``processed_at`` before it is applied.
     """
     from django.conf import settings
 
+    from incidents import backpressure
     from incidents.ingest.services import apply_pending_events, prune_old_events
 
     applied = apply_pending_events()
-    prune_old_events(older_than_days=settings.INGEST_EVENT_RETENTION_DAYS)
+    if not backpressure.defer("delivery retention"):
+        prune_old_events(older_than_days=settings.INGEST_EVENT_RETENTION_DAYS)
     return applied
 
 
@@ -66,7 +69,11 @@ def prune_dispatched_events() -> int:
     """Hourly: delete outbox rows dispatched more than EVENTS_RETENTION_DAYS ago."""
     from django.conf import settings
 
+    from incidents import backpressure
     from incidents.outbox import prune_dispatched
+
+    if backpressure.defer("outbox retention"):
+        return 0
 
     return prune_dispatched(older_than_days=settings.EVENTS_RETENTION_DAYS)
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from incidents import backpressure
 from llm import breaker, signals, telemetry, webhooks
 from monitoring.models import SchedulerTick
 
@@ -32,6 +33,8 @@ def sweep_breakers() -> int:
 
 @shared_task
 def rollup_telemetry() -> int:
+    if backpressure.defer("telemetry rollups"):
+        return 0  # the next run rolls up from the last tick: nothing is skipped for good
     now = timezone.now()
     tick = SchedulerTick.objects.filter(name=ROLLUP_TICK).first()
     since = (tick.at if tick else now - timedelta(days=1)) - ROLLUP_MARGIN
@@ -56,6 +59,8 @@ def check_anomalies() -> int:
 
 @shared_task
 def record_hours_and_baselines() -> int:
+    if backpressure.defer("telemetry baselines"):
+        return 0
     now = timezone.now()
     done = 0
     for service in signals.services_with_telemetry(now - timedelta(hours=3)):
@@ -66,4 +71,6 @@ def record_hours_and_baselines() -> int:
 
 @shared_task
 def purge_old_telemetry() -> int:
+    if backpressure.defer("telemetry retention"):
+        return 0
     return telemetry.purge_old()

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from incidents import backpressure
 from monitoring import engine, services, stats
 from monitoring.probe_kinds import probe_kinds
 
@@ -48,9 +49,13 @@ def sweep_overdue_heartbeats() -> int:
 
 @shared_task
 def rollup_probe_results() -> None:
+    if backpressure.defer("probe rollups"):
+        return
     stats.rollup_results()
 
 
 @shared_task
 def purge_old_probe_results() -> int:
+    if backpressure.defer("probe result retention"):
+        return 0
     return stats.purge_old_results()

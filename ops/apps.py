@@ -23,7 +23,7 @@ class OpsConfig(AppConfig):
 
         from config.health import register_readiness_check
         from incidents import events
-        from ops import metrics, selfwatch  # noqa: F401 (metrics registers its sources)
+        from ops import checks, metrics, selfwatch  # noqa: F401 (checks and metrics register)
 
         for name in ("beat", "workers", "ingest_backlog"):
             register_readiness_check(name, selfwatch.readiness_check(name), advisory=True)

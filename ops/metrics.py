@@ -26,14 +26,19 @@ THROUGHPUT_WINDOW = timedelta(minutes=5)
 
 @register_metric_source
 def ingest_apply_lag() -> Iterable[Metric]:
-    from incidents.models import InboundEvent
+    from incidents import backpressure
 
-    oldest = InboundEvent.objects.pending().aggregate(m=Min("received_at"))["m"]
-    lag = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+    backlog = backpressure.measure()  # fresh at every scrape: one aggregate query
     yield GaugeMetricFamily(
         "vigil_ingest_apply_lag_seconds",
         "Age of the oldest accepted webhook delivery not yet applied (0 when none waits).",
-        value=max(lag, 0.0),
+        value=backlog.oldest_age_seconds,
+    )
+    yield GaugeMetricFamily(
+        "vigil_ingest_backpressure",
+        "1 while the backlog is over INGEST_BACKLOG_SHED_DEPTH or INGEST_BACKLOG_SHED_AGE_SECONDS "
+        "and work that can wait (rollups, retention, non-urgent sweeps) is deferred.",
+        value=1.0 if backlog.over_bound else 0.0,
     )
 
 
@@ -125,9 +130,14 @@ def backups() -> Iterable[Metric]:
             latest = datetime.fromisoformat(created).timestamp()
         except (OSError, ValueError, KeyError):
             latest = 0.0
+    from ops.tasks import LAST_BACKUP_KEY
+
+    # The scheduled backup runs on any worker host: it also notes its time in the shared cache.
+    latest = max(latest, float(cache.get(LAST_BACKUP_KEY) or 0.0))
     yield GaugeMetricFamily(
         "vigil_backup_last_success_timestamp_seconds",
-        "Unix time of the newest backup of Vigil's own database in BACKUP_DIR (0: none).",
+        "Unix time of the newest backup of Vigil's own database, in BACKUP_DIR here or made by "
+        "the scheduled backup on any worker host (0: none).",
         value=latest,
     )
     now = timezone.now()

@@ -7,11 +7,17 @@ import time
 from celery import shared_task
 from django.core.cache import cache
 
+from incidents import backpressure
 from ops import backup as backups
 from ops import rpo, selfwatch
 
+LAST_BACKUP_KEY = "ops:last-backup-at"
 
-@shared_task(ignore_result=True)
+
+# Acknowledged when it starts, not when it ends: a dump can outlast RabbitMQ's consumer timeout
+# (30 min by default), which would close the worker's channel and hand the dump to another
+# worker. A backup lost with its worker is made at the next interval (the RPO guard watches).
+@shared_task(ignore_result=True, acks_late=False)
 def backup() -> str:
     """The scheduled backup. A lock in the cache keeps two beats from dumping at once."""
     if not cache.add("ops:backup-running", time.time(), 6 * 3600):
@@ -24,11 +30,15 @@ def backup() -> str:
     finally:
         cache.delete("ops:backup-running")
     backups.ping_heartbeat(True, f"{result.path.name} {result.manifest['size']} bytes")
+    # BACKUP_DIR is on the worker that ran this; /metrics may be served by another host.
+    cache.set(LAST_BACKUP_KEY, time.time(), None)
     return result.path.name
 
 
 @shared_task(ignore_result=True)
 def check_rpo() -> dict:
+    if backpressure.defer("RPO guard checks"):
+        return {}
     return rpo.check_all()
 
 
