@@ -132,6 +132,12 @@ if team is None or Incident.objects.filter(team=team).count() < {INCIDENTS}:
         for table in ("incidents_incident", "incidents_alert", "monitoring_proberesult",
                       "oncall_escalationstate", "oncall_notification", "postmortems_postmortem"):
             c.execute(f"VACUUM ANALYZE {{table}}")
+# Incidents loaded by SQL bypass the events that store each resolved incident's first signal:
+# store them as `manage.py analytics_signals` does after a bulk load (idempotent).
+from analytics.signals import remember
+remember()
+with connection.cursor() as c:
+    c.execute("VACUUM ANALYZE analytics_incidentsignal")
 user, _ = User.objects.get_or_create(username="bench-manager")
 user.set_password("bench-manager-password")
 user.save()
