@@ -346,12 +346,23 @@ def post_from_room(request: HttpRequest, incident_pk: int) -> HttpResponse:
     )
     if page is None:
         raise InvalidStatusInput("choose one of this team's status pages")
+    translations: dict[str, dict[str, str]] = {}
+    for code in (page.languages or [])[1:]:
+        texts = {
+            "body": request.POST.get(f"body_{code}", "").strip(),
+            "degradation_message": request.POST.get(f"degradation_{code}", "").strip(),
+        }
+        if any(texts.values()):
+            translations[code] = {k: v for k, v in texts.items() if v}
+    degradation = request.POST.get("degradation_message", "").strip()
     updates.post_update(
         page=page,
         incident=incident,
         status=request.POST.get("status", ""),
         body=request.POST.get("body", ""),
         name=request.POST.get("name", ""),
+        degradation_message=degradation or None,
+        translations=translations,
         actor=Actor.of_request(request),
     )
     return _panel_response(request, incident)
@@ -364,7 +375,18 @@ def approve_update(request: HttpRequest, pk: int) -> HttpResponse:
     incident = update.public_incident.incident
     _require_respond(request.user, incident.team_id)
     body = request.POST.get("body")
-    updates.approve_draft(update=update, actor=Actor.of_request(request), body=body or None)
+    page = update.public_incident.page
+    translations = {
+        code: {"body": request.POST[f"body_{code}"].strip()}
+        for code in (page.languages or [])[1:]
+        if request.POST.get(f"body_{code}", "").strip()
+    }
+    updates.approve_draft(
+        update=update,
+        actor=Actor.of_request(request),
+        body=body or None,
+        translations=translations,
+    )
     return _panel_response(request, incident)
 
 

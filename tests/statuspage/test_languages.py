@@ -322,6 +322,47 @@ def test_resolving_posts_the_resolved_words_in_each_language(
     }
 
 
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_room_panel_takes_the_words_in_each_page_language(
+    page, component, service, responder, open_incident, client, committed
+):
+    page.languages = ["en", "de"]
+    page.save()
+    incident = open_incident(service, severity=3)
+    draft = PublicUpdate.objects.get(public_incident__incident=incident)
+    client.force_login(responder)
+    room = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert 'name="body_de"' in room and "In Deutsch" in room
+    response = committed(
+        client.post,
+        f"/status/updates/{draft.pk}/approve/",
+        {"body": draft.body, "body_de": "Wir untersuchen es."},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    draft.refresh_from_db()
+    assert draft.posted_at is not None
+    assert draft.translations == {"de": {"body": "Wir untersuchen es."}}
+    data = {
+        "page": "acme",
+        "status": "identified",
+        "body": "We found the cause.",
+        "body_de": "Wir haben die Ursache gefunden.",
+        "degradation_message": "I am limited for a while.",
+        "degradation_de": "Ich bin eine Weile eingeschränkt.",
+    }
+    response = committed(client.post, f"/status/incident/{incident.pk}/post/", data, **HTMX)
+    assert response.status_code == 200
+    posted = PublicUpdate.objects.filter(status="identified").get()
+    assert posted.translations == {"de": {"body": "Wir haben die Ursache gefunden."}}
+    client.logout()
+    html = client.get("/status/acme/?lang=de").content.decode()
+    assert "Wir haben die Ursache gefunden." in html and "Wir untersuchen es." in html
+    assert current(service).message_in("de") == "Ich bin eine Weile eingeschränkt."
+
+
 # --- the German catalog --------------------------------------------------------------------
 
 _TRANSLATE = re.compile(r"""{% translate ["']([^"']+)["'] %}""")
