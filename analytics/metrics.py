@@ -262,13 +262,21 @@ class TimingRow:
     reopened: int = 0
     median: dict = field(default_factory=lambda: dict.fromkeys(TIMINGS))
     p90: dict = field(default_factory=lambda: dict.fromkeys(TIMINGS))
+    # RTO/RPO counts of the same incidents (PostgreSQL: from the same statement).
+    compliance: dict | None = None
 
+
+COMPLIANCE_COUNTS = ("rto_met", "rto_measured", "rpo_met", "rpo_measured")
 
 _GROUPINGS = {None: "overall", "severity": "severity", "service_id": "service_id"}
 
 
 def _timings_postgres(
-    scope: Scope, *, overall_only: bool = False, names: tuple[str, ...] = TIMINGS
+    scope: Scope,
+    *,
+    overall_only: bool = False,
+    names: tuple[str, ...] = TIMINGS,
+    with_compliance: bool = True,
 ) -> dict[str, dict[object, TimingRow]]:
     """All three groupings (overall, per severity, per service) in one statement.
 
@@ -277,15 +285,19 @@ def _timings_postgres(
     aggregated with ``percentile_cont`` over GROUPING SETS, the median and p90 of a timing
     from one sort (``percentile_cont(ARRAY[0.5, 0.9])``). ``overall_only`` and ``names``
     leave out what a caller does not show (the quarters need no MTTD, so no signal lookups).
+    The RTO/RPO compliance counts of the same incidents come from the same pass.
     """
     columns = ["t_trigger", "t_signal", "tta", "ttm", "ttr"] if "ttd" in names else list(names)
+    targets = ["ttr", "rto_seconds", "rpo_seconds", "data_loss"] if with_compliance else []
+    measured = with_timings(incidents_in(scope), signal="ttd" in names)
     inner = (
-        with_timings(incidents_in(scope), signal="ttd" in names)
+        (_with_targets(measured) if with_compliance else measured)
         .order_by()
         .values(
-            "severity", "service_id", "resolved_at", "acknowledged_at", "reopen_count", *columns
+            "severity", "service_id", "resolved_at", "acknowledged_at", "reopen_count",
+            *dict.fromkeys([*columns, *targets]),
         )
-    )
+    )  # fmt: skip
     inner_sql, params = inner.query.sql_with_params()
     percentiles = [
         f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {name})" for name in names
@@ -304,12 +316,23 @@ def _timings_postgres(
             "severity, service_id"
         )
         group_by = "GROUP BY GROUPING SETS ((), (severity), (service_id))"
+    compliance = (
+        """COUNT(*) FILTER (WHERE ttr IS NOT NULL AND rto_seconds IS NOT NULL
+                                 AND ttr <= rto_seconds) AS rto_met,
+           COUNT(*) FILTER (WHERE ttr IS NOT NULL AND rto_seconds IS NOT NULL) AS rto_measured,
+           COUNT(*) FILTER (WHERE data_loss IS NOT NULL AND rpo_seconds IS NOT NULL
+                                 AND data_loss <= rpo_seconds) AS rpo_met,
+           COUNT(*) FILTER (WHERE data_loss IS NOT NULL AND rpo_seconds IS NOT NULL)
+               AS rpo_measured,"""
+        if with_compliance
+        else ""
+    )
     # Only fixed names and Django's own parametrised SQL are put together here.
     sql = f"""
         SELECT {keys}, COUNT(*) AS incidents,
                COUNT(*) FILTER (WHERE resolved_at IS NULL) AS open,
                COUNT(*) FILTER (WHERE acknowledged_at IS NULL) AS never_acknowledged,
-               COUNT(*) FILTER (WHERE reopen_count > 0) AS reopened,
+               COUNT(*) FILTER (WHERE reopen_count > 0) AS reopened, {compliance}
                {", ".join(percentiles)}
         FROM (
             SELECT *{ttd}
@@ -332,7 +355,11 @@ def _timings_postgres(
             row.incidents, row.open, row.never_acknowledged, row.reopened = counts_and_percentiles[
                 :4
             ]
-            for name, pair in zip(names, counts_and_percentiles[4:], strict=True):
+            rest = counts_and_percentiles[4:]
+            if with_compliance:
+                row.compliance = dict(zip(COMPLIANCE_COUNTS, rest[:4], strict=True))
+                rest = rest[4:]
+            for name, pair in zip(names, rest, strict=True):
                 row.median[name], row.p90[name] = pair if pair is not None else (None, None)
             result[grouping][key] = row
     return result
@@ -384,7 +411,9 @@ def recovery_overall(scope: Scope) -> TimingRow:
     """Counts and MTTR (median, p90) of the range, as ``timings_overall`` has them, without
     the other timings (the quarter-over-quarter view)."""
     if has_percentile_aggregate():
-        return _labelled_overall(_timings_postgres(scope, overall_only=True, names=("ttr",)))
+        return _labelled_overall(
+            _timings_postgres(scope, overall_only=True, names=("ttr",), with_compliance=False)
+        )
     return timings_overall(scope)
 
 
@@ -394,9 +423,9 @@ def _labelled_overall(rows: dict[str, dict[object, TimingRow]]) -> TimingRow:
     return overall
 
 
-def timings(scope: Scope) -> dict:
+def timings(scope: Scope, *, rows: dict | None = None) -> dict:
     """MTTD/MTTA/MTTM/MTTR (median and p90, seconds) overall, per severity and per service."""
-    rows = _all_timing_rows(scope)
+    rows = rows if rows is not None else _all_timing_rows(scope)
     overall = _labelled_overall(rows)
     by_severity = rows["severity"]
     for severity, row in by_severity.items():
@@ -509,21 +538,37 @@ def downtime(scope: Scope) -> dict:
 # --- RTO / RPO compliance ------------------------------------------------------------------
 
 
-def compliance(scope: Scope) -> dict:
+def _with_targets(queryset: QuerySet) -> QuerySet:
+    """The service's RTO and RPO in seconds and the post-mortem's data-loss window."""
+    return queryset.annotate(
+        rto_seconds=F("service__rto_minutes") * 60.0,
+        rpo_seconds=F("service__rpo_minutes") * 60.0,
+        data_loss=Epoch("postmortem__data_loss_until") - Epoch("postmortem__data_loss_from"),
+    )
+
+
+def compliance(scope: Scope, *, timing_rows: dict | None = None) -> dict:
     """Share of resolved incidents recovered within the service's RTO, and of recorded
-    data-loss windows within its RPO. Incidents without a target or measurement are 'unknown'."""
-    queryset = with_timings(incidents_in(scope), signal=False).annotate(
-        data_loss=Epoch("postmortem__data_loss_until") - Epoch("postmortem__data_loss_from")
-    )
-    rto_known = Q(ttr__isnull=False, service__rto_minutes__isnull=False)
-    rpo_known = Q(data_loss__isnull=False, service__rpo_minutes__isnull=False)
-    result = queryset.aggregate(
-        rto_met=Count("pk", filter=rto_known & Q(ttr__lte=F("service__rto_minutes") * 60.0)),
-        rto_measured=Count("pk", filter=rto_known),
-        rpo_met=Count("pk", filter=rpo_known & Q(data_loss__lte=F("service__rpo_minutes") * 60.0)),
-        rpo_measured=Count("pk", filter=rpo_known),
-        total=Count("pk"),
-    )
+    data-loss windows within its RPO. Incidents without a target or measurement are 'unknown'.
+    On PostgreSQL the counts come with the timings (``timing_rows``, one pass)."""
+    overall = None
+    if timing_rows is not None:
+        overall = timing_rows["overall"].get(None)
+    if overall is not None and overall.compliance is not None:
+        result = {**overall.compliance, "total": overall.incidents}
+    elif timing_rows is not None and overall is None and has_percentile_aggregate():
+        result = dict.fromkeys((*COMPLIANCE_COUNTS, "total"), 0)
+    else:
+        queryset = _with_targets(with_timings(incidents_in(scope), signal=False))
+        rto_known = Q(ttr__isnull=False, rto_seconds__isnull=False)
+        rpo_known = Q(data_loss__isnull=False, rpo_seconds__isnull=False)
+        result = queryset.aggregate(
+            rto_met=Count("pk", filter=rto_known & Q(ttr__lte=F("rto_seconds"))),
+            rto_measured=Count("pk", filter=rto_known),
+            rpo_met=Count("pk", filter=rpo_known & Q(data_loss__lte=F("rpo_seconds"))),
+            rpo_measured=Count("pk", filter=rpo_known),
+            total=Count("pk"),
+        )
 
     def rate(met, measured):
         return met / measured if measured else None
@@ -550,8 +595,11 @@ def compliance(scope: Scope) -> dict:
 def counts(scope: Scope) -> dict:
     """Incidents by severity and by source; post-mortem factors by category and by factor."""
     incidents = incidents_in(scope).order_by()
-    by_severity = dict(incidents.values_list("severity").annotate(n=Count("pk")))
-    by_source = dict(incidents.values_list("source").annotate(n=Count("pk")))
+    by_severity: dict[int, int] = {}
+    by_source: dict[str, int] = {}
+    for severity, source, n in incidents.values_list("severity", "source").annotate(n=Count("pk")):
+        by_severity[severity] = by_severity.get(severity, 0) + n
+        by_source[source] = by_source.get(source, 0) + n
     factors = (
         ContributingFactor.objects.filter(postmortem__incident__in=incidents.values("pk"))
         .order_by()
@@ -714,11 +762,12 @@ def oncall_load(scope: Scope) -> list[dict]:
 
 @without_jit
 def report(scope: Scope) -> dict:
+    rows = _all_timing_rows(scope)
     return {
         "scope": scope,
-        "timings": timings(scope),
+        "timings": timings(scope, rows=rows),
         "downtime": downtime(scope),
-        "compliance": compliance(scope),
+        "compliance": compliance(scope, timing_rows=rows),
         "counts": counts(scope),
         "escalation": escalation_depth(scope),
         "action_items": action_items(scope),

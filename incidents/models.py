@@ -171,6 +171,8 @@ class Incident(models.Model):
             models.Index(
                 fields=["team", "-severity", "-triggered_at"], name="incident_team_severity_idx"
             ),
+            # Analytics' downtime: incidents still open or resolved after a range's start.
+            models.Index(fields=["team", "resolved_at"], name="incident_team_resolved_idx"),
         ]
 
     def __str__(self) -> str:

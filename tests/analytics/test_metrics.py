@@ -222,3 +222,10 @@ def test_resolving_an_incident_stores_its_first_signal(data):
     events.incident_resolved.send(sender=None, incident_id=incident.pk)
     row = IncidentSignal.objects.get(incident=incident)
     assert row.resolved_at == incident.resolved_at
+
+
+def test_the_report_computes_compliance_with_the_timings_the_same_way(data):
+    scope = data.scope()
+    report = metrics.report(scope)
+    assert report["compliance"] == metrics.compliance(scope)
+    assert report["timings"]["overall"].incidents == metrics.timings(scope)["overall"].incidents
