@@ -667,10 +667,5 @@ def register(router) -> None:
     router.register("status-maintenances", MaintenanceViewSet, basename="status-maintenance")
 
 
-def _urlpatterns():
-    from django.urls import path
-
-    return [path("services/<str:slug>/degradation", degradation_view, name="service-degradation")]
-
-
-urlpatterns = _urlpatterns()
+# The degradation route is the first of config/urls.py (matched before everything else).
+urlpatterns: list = []
