@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n auto --maxprocesses $(TEST_WORKERS))
 
-.PHONY: run test test-quick install lint format migrate seed bench bench-ingest bench-storm bench-probes bench-ping bench-ui bench-api bench-search bench-monitors bench-text bench-llm bench-status bench-analytics bench-scaleout clean chaos
+.PHONY: run test test-quick install lint format migrate messages seed bench bench-ingest bench-storm bench-probes bench-ping bench-ui bench-api bench-search bench-monitors bench-text bench-llm bench-status bench-analytics bench-scaleout clean chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,14 @@ install: $(STAMP)
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-run: migrate
+# Compile the translation catalogs (statuspage/locale: the public status page in German). The
+# compiled .mo files are committed too, so a machine without gettext's msgfmt still has them.
+messages: install
+	@if command -v msgfmt >/dev/null 2>&1; then \
+		$(BIN)/python manage.py compilemessages --ignore '.venv' --ignore 'node_modules' -v0; \
+	else echo "msgfmt not found (apt install gettext): using the committed .mo files"; fi
+
+run: migrate messages
 	@VIGIL_BASE_URL=$${VIGIL_BASE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/python manage.py seed_demo --if-empty
 	@echo ""
 	@echo "  Vigil is starting on http://127.0.0.1:$(PORT)/  (admin: http://127.0.0.1:$(PORT)/admin/)"
@@ -40,12 +47,12 @@ run: migrate
 	PORT=$(PORT) PROBE_ALLOWED_NETWORKS=$${PROBE_ALLOWED_NETWORKS-127.0.0.1/32} \
 		VIGIL_BASE_URL=$${VIGIL_BASE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/honcho start -f Procfile
 
-test: install
+test: install messages
 	@scripts/ensure-chromium || echo "warning: Chromium missing; browser tests will be skipped"
 	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 # Before a commit: everything but the schemathesis fuzz and the browser tests (CI runs them).
-test-quick: install
+test-quick: install messages
 	$(BIN)/pytest $(XDIST) -m "not slow and not browser" $(PYTEST_ARGS)
 
 lint: install

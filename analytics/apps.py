@@ -7,10 +7,15 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "analytics"
 
     def ready(self) -> None:
+        from analytics import signals
         from analytics.demo import seed_demo_analytics
         from analytics.panel import score_panel_context
+        from incidents import events
         from incidents.demo import register_demo_seeder
         from incidents.panels import IncidentPanel, register_panel
+
+        # A resolved incident's first signal is stored once (the report's MTTD reads it).
+        events.incident_resolved.connect(signals.on_resolved, dispatch_uid="analytics")
 
         register_panel(
             IncidentPanel(

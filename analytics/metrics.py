@@ -33,8 +33,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Case,
-    CharField,
     Count,
+    Exists,
     F,
     FloatField,
     Min,
@@ -49,7 +49,6 @@ from django.db.models import (
 from django.db.models.functions import (
     Cast,
     Coalesce,
-    Concat,
     ExtractHour,
     ExtractIsoWeekDay,
     Greatest,
@@ -57,8 +56,9 @@ from django.db.models.functions import (
 )
 from django.utils import timezone
 
+from accounts.models import User
 from analytics.scope import Scope
-from analytics.sql import Epoch, has_percentile_aggregate, percentile_of, without_jit
+from analytics.sql import Epoch, KeyId, has_percentile_aggregate, percentile_of, without_jit
 from incidents.models import Alert, Incident, Service, Severity, Source
 from monitoring.models import Heartbeat, HeartbeatPing, PingKind, Probe, ProbeResult
 from oncall.models import EscalationState, Notification
@@ -106,10 +106,6 @@ def _impact_start():
     )
 
 
-def _key(prefix: str) -> Concat:
-    return Concat(Value(prefix), Cast("id", CharField()), output_field=CharField())
-
-
 def _alert_signal() -> Subquery:
     first = (
         Alert.objects.filter(
@@ -125,35 +121,33 @@ def _alert_signal() -> Subquery:
     return Subquery(first[:1])
 
 
+def _monitor_of_service(model, prefix: str) -> Exists:
+    """The incident's dedup key names a monitor of its own service (one primary-key lookup)."""
+    return Exists(
+        model.objects.filter(
+            pk=KeyId(OuterRef("dedup_key"), prefix=prefix), service_id=OuterRef("service_id")
+        )
+    )
+
+
 def _probe_signal() -> Subquery:
     """The first failing (or slow) result after the last good one before the trigger.
 
-    The last good result is found once per incident (it depends only on the incident), so each
-    incident costs two index range scans on (probe, at), however many results the probe has.
+    The probe is the one the dedup key names (``probe:<id>``): each incident costs two index
+    range scans on (probe, at), however many results the probe has.
     """
     failing = Q(ok=False) | Q(error="slow")
-
-    def probe_id(depth: int):
-        ref = OuterRef("service_id"), OuterRef("dedup_key")
-        for _ in range(depth - 1):
-            ref = OuterRef(ref[0]), OuterRef(ref[1])
-        return (
-            Probe.objects.filter(service_id=ref[0])
-            .annotate(key=_key("probe:"))
-            .filter(key=ref[1])
-            .values("id")[:1]
-        )
-
     last_good = (
         ProbeResult.objects.filter(
-            probe_id=Subquery(probe_id(3)), at__lt=OuterRef(OuterRef("triggered_at"))
+            probe_id=KeyId(OuterRef(OuterRef("dedup_key")), prefix="probe:"),
+            at__lt=OuterRef(OuterRef("triggered_at")),
         )
         .exclude(failing)
         .order_by("-at")
         .values("at")[:1]
     )
     first_failing = (
-        ProbeResult.objects.filter(failing, probe_id=Subquery(probe_id(2)))
+        ProbeResult.objects.filter(failing, probe_id=KeyId(OuterRef("dedup_key"), prefix="probe:"))
         .filter(
             at__lte=OuterRef("triggered_at"),
             at__gt=Coalesce(Subquery(last_good), Value(EPOCH)),
@@ -166,57 +160,89 @@ def _probe_signal() -> Subquery:
 
 def _heartbeat_signal():
     """Epoch seconds at which the missed ping was due: last success before the trigger + period."""
-    heartbeat = (
-        Heartbeat.objects.filter(service_id=OuterRef("service_id"))
-        .annotate(key=_key("heartbeat:"))
-        .filter(key=OuterRef("dedup_key"))
-    )
-    heartbeat_id = (
-        Heartbeat.objects.filter(service_id=OuterRef(OuterRef("service_id")))
-        .annotate(key=_key("heartbeat:"))
-        .filter(key=OuterRef(OuterRef("dedup_key")))
-        .values("id")[:1]
-    )
+    heartbeat_id = KeyId(OuterRef("dedup_key"), prefix="heartbeat:")
     last_success = (
         HeartbeatPing.objects.filter(
-            heartbeat_id=Subquery(heartbeat_id),
+            heartbeat_id=heartbeat_id,
             kind=PingKind.SUCCESS,
             at__lt=OuterRef("triggered_at"),
         )
         .order_by("-at")
         .values("at")[:1]
     )
-    period = Subquery(heartbeat.values("period_seconds")[:1])
+    period = Subquery(
+        Heartbeat.objects.filter(pk=heartbeat_id).order_by().values("period_seconds")[:1]
+    )
     return Epoch(Subquery(last_success)) + Cast(period, FloatField())
 
 
-def with_timings(queryset: QuerySet) -> QuerySet:
-    """Annotate ``ttd``, ``tta``, ``ttm``, ``ttr`` in seconds (NULL where not measurable)."""
+def live_signal() -> Case:
+    """Epoch seconds of the incident's first failing signal, from the alerts, probe results
+    or heartbeat pings (NULL without one)."""
     probe_or_heartbeat = Q(source=Source.PROBE)
+    return Case(
+        When(source=Source.INTEGRATION, then=Epoch(_alert_signal())),
+        When(
+            probe_or_heartbeat
+            & Q(dedup_key__startswith="probe:")
+            & _monitor_of_service(Probe, "probe:"),
+            then=Epoch(_probe_signal()),
+        ),
+        When(
+            probe_or_heartbeat
+            & Q(dedup_key__startswith="heartbeat:")
+            & _monitor_of_service(Heartbeat, "heartbeat:"),
+            then=_heartbeat_signal(),
+        ),
+        default=Value(None, output_field=FloatField()),
+        output_field=FloatField(),
+    )
+
+
+def live_signals(incident_ids: list[int]) -> list[tuple[int, float | None, datetime]]:
+    """(id, signal epoch, resolved_at) of these incidents, computed from the signals."""
+    return list(
+        Incident.objects.filter(pk__in=incident_ids)
+        .annotate(t_signal=live_signal())
+        .order_by("pk")
+        .values_list("pk", "t_signal", "resolved_at")
+    )
+
+
+def with_timings(queryset: QuerySet, *, signal: bool = True) -> QuerySet:
+    """Annotate ``ttd``, ``tta``, ``ttm``, ``ttr`` in seconds (NULL where not measurable).
+    Without ``signal`` there is no ``ttd`` (and no per-incident signal lookups)."""
+    if not signal:
+        queryset = queryset.annotate(
+            t_trigger=Epoch("triggered_at"), t_impact=Epoch(_impact_start())
+        )
+        return _durations(queryset)
     queryset = queryset.annotate(
         t_trigger=Epoch("triggered_at"),
         t_impact=Epoch(_impact_start()),
+        # The value stored when the incident resolved (analytics.signals), else computed live.
         t_signal=Case(
-            When(source=Source.INTEGRATION, then=Epoch(_alert_signal())),
             When(
-                probe_or_heartbeat & Q(dedup_key__startswith="probe:"),
-                then=Epoch(_probe_signal()),
+                analytics_signal__resolved_at=F("resolved_at"),
+                then=F("analytics_signal__first_signal_epoch"),
             ),
-            When(
-                probe_or_heartbeat & Q(dedup_key__startswith="heartbeat:"),
-                then=_heartbeat_signal(),
-            ),
-            default=Value(None, output_field=FloatField()),
+            default=live_signal(),
             output_field=FloatField(),
         ),
     )
-    return queryset.annotate(
+    queryset = queryset.annotate(
         ttd=Case(
             When(t_signal__isnull=True, then=Value(None, output_field=FloatField())),
             When(t_signal__gt=F("t_trigger"), then=Value(0.0)),
             default=F("t_trigger") - F("t_signal"),
             output_field=FloatField(),
         ),
+    )
+    return _durations(queryset)
+
+
+def _durations(queryset: QuerySet) -> QuerySet:
+    return queryset.annotate(
         tta=Epoch("acknowledged_at") - Epoch(Coalesce("reopened_at", "triggered_at")),
         ttm=Epoch(Coalesce("mitigated_at", "resolved_at")) - F("t_impact"),
         ttr=Epoch("resolved_at") - F("t_impact"),
@@ -236,41 +262,83 @@ class TimingRow:
     reopened: int = 0
     median: dict = field(default_factory=lambda: dict.fromkeys(TIMINGS))
     p90: dict = field(default_factory=lambda: dict.fromkeys(TIMINGS))
+    # RTO/RPO counts of the same incidents (PostgreSQL: from the same statement).
+    compliance: dict | None = None
 
+
+COMPLIANCE_COUNTS = ("rto_met", "rto_measured", "rpo_met", "rpo_measured")
 
 _GROUPINGS = {None: "overall", "severity": "severity", "service_id": "service_id"}
 
 
-def _timings_postgres(scope: Scope) -> dict[str, dict[object, TimingRow]]:
+def _timings_postgres(
+    scope: Scope,
+    *,
+    overall_only: bool = False,
+    names: tuple[str, ...] = TIMINGS,
+    with_compliance: bool = True,
+) -> dict[str, dict[object, TimingRow]]:
     """All three groupings (overall, per severity, per service) in one statement.
 
     The per-incident durations are computed once in a subquery (``OFFSET 0`` keeps PostgreSQL
     from inlining it, which would repeat the signal subqueries in every aggregate), then
-    aggregated with ``percentile_cont`` over GROUPING SETS.
+    aggregated with ``percentile_cont`` over GROUPING SETS, the median and p90 of a timing
+    from one sort (``percentile_cont(ARRAY[0.5, 0.9])``). ``overall_only`` and ``names``
+    leave out what a caller does not show (the quarters need no MTTD, so no signal lookups).
+    The RTO/RPO compliance counts of the same incidents come from the same pass.
     """
-    inner = with_timings(incidents_in(scope)).order_by().values(
-        "severity", "service_id", "resolved_at", "acknowledged_at", "reopen_count",
-        "t_trigger", "t_signal", "tta", "ttm", "ttr",
+    columns = ["t_trigger", "t_signal", "tta", "ttm", "ttr"] if "ttd" in names else list(names)
+    targets = ["ttr", "rto_seconds", "rpo_seconds", "data_loss"] if with_compliance else []
+    measured = with_timings(incidents_in(scope), signal="ttd" in names)
+    inner = (
+        (_with_targets(measured) if with_compliance else measured)
+        .order_by()
+        .values(
+            "severity", "service_id", "resolved_at", "acknowledged_at", "reopen_count",
+            *dict.fromkeys([*columns, *targets]),
+        )
     )  # fmt: skip
     inner_sql, params = inner.query.sql_with_params()
-    percentiles = []
-    for name in TIMINGS:
-        for fraction in (0.5, 0.9):
-            percentiles.append(f"percentile_cont({fraction}) WITHIN GROUP (ORDER BY {name})")
+    percentiles = [
+        f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {name})" for name in names
+    ]
+    ttd = (
+        ", CASE WHEN t_signal IS NULL THEN NULL ELSE GREATEST(t_trigger - t_signal, 0) END AS ttd"
+        if "ttd" in names
+        else ""
+    )
+    if overall_only:
+        keys = "1 AS g_severity, 1 AS g_service, NULL AS severity, NULL AS service_id"
+        group_by = ""
+    else:
+        keys = (
+            "GROUPING(severity) AS g_severity, GROUPING(service_id) AS g_service, "
+            "severity, service_id"
+        )
+        group_by = "GROUP BY GROUPING SETS ((), (severity), (service_id))"
+    compliance = (
+        """COUNT(*) FILTER (WHERE ttr IS NOT NULL AND rto_seconds IS NOT NULL
+                                 AND ttr <= rto_seconds) AS rto_met,
+           COUNT(*) FILTER (WHERE ttr IS NOT NULL AND rto_seconds IS NOT NULL) AS rto_measured,
+           COUNT(*) FILTER (WHERE data_loss IS NOT NULL AND rpo_seconds IS NOT NULL
+                                 AND data_loss <= rpo_seconds) AS rpo_met,
+           COUNT(*) FILTER (WHERE data_loss IS NOT NULL AND rpo_seconds IS NOT NULL)
+               AS rpo_measured,"""
+        if with_compliance
+        else ""
+    )
     # Only fixed names and Django's own parametrised SQL are put together here.
     sql = f"""
-        SELECT GROUPING(severity) AS g_severity, GROUPING(service_id) AS g_service,
-               severity, service_id, COUNT(*) AS incidents,
+        SELECT {keys}, COUNT(*) AS incidents,
                COUNT(*) FILTER (WHERE resolved_at IS NULL) AS open,
                COUNT(*) FILTER (WHERE acknowledged_at IS NULL) AS never_acknowledged,
-               COUNT(*) FILTER (WHERE reopen_count > 0) AS reopened,
+               COUNT(*) FILTER (WHERE reopen_count > 0) AS reopened, {compliance}
                {", ".join(percentiles)}
         FROM (
-            SELECT *, CASE WHEN t_signal IS NULL THEN NULL
-                           ELSE GREATEST(t_trigger - t_signal, 0) END AS ttd
+            SELECT *{ttd}
             FROM ({inner_sql} OFFSET 0) AS measured
         ) AS durations
-        GROUP BY GROUPING SETS ((), (severity), (service_id))
+        {group_by}
     """  # noqa: S608
     result: dict[str, dict[object, TimingRow]] = {name: {} for name in _GROUPINGS.values()}
     with connection.cursor() as cursor:
@@ -287,10 +355,12 @@ def _timings_postgres(scope: Scope) -> dict[str, dict[object, TimingRow]]:
             row.incidents, row.open, row.never_acknowledged, row.reopened = counts_and_percentiles[
                 :4
             ]
-            values = iter(counts_and_percentiles[4:])
-            for name in TIMINGS:
-                row.median[name] = next(values)
-                row.p90[name] = next(values)
+            rest = counts_and_percentiles[4:]
+            if with_compliance:
+                row.compliance = dict(zip(COMPLIANCE_COUNTS, rest[:4], strict=True))
+                rest = rest[4:]
+            for name, pair in zip(names, rest, strict=True):
+                row.median[name], row.p90[name] = pair if pair is not None else (None, None)
             result[grouping][key] = row
     return result
 
@@ -337,15 +407,25 @@ def timings_overall(scope: Scope) -> TimingRow:
     return _labelled_overall(_all_timing_rows(scope))
 
 
+def recovery_overall(scope: Scope) -> TimingRow:
+    """Counts and MTTR (median, p90) of the range, as ``timings_overall`` has them, without
+    the other timings (the quarter-over-quarter view)."""
+    if has_percentile_aggregate():
+        return _labelled_overall(
+            _timings_postgres(scope, overall_only=True, names=("ttr",), with_compliance=False)
+        )
+    return timings_overall(scope)
+
+
 def _labelled_overall(rows: dict[str, dict[object, TimingRow]]) -> TimingRow:
     overall = rows["overall"].get(None) or TimingRow(key=None, label="")
     overall.label = "all"
     return overall
 
 
-def timings(scope: Scope) -> dict:
+def timings(scope: Scope, *, rows: dict | None = None) -> dict:
     """MTTD/MTTA/MTTM/MTTR (median and p90, seconds) overall, per severity and per service."""
-    rows = _all_timing_rows(scope)
+    rows = rows if rows is not None else _all_timing_rows(scope)
     overall = _labelled_overall(rows)
     by_severity = rows["severity"]
     for severity, row in by_severity.items():
@@ -458,21 +538,37 @@ def downtime(scope: Scope) -> dict:
 # --- RTO / RPO compliance ------------------------------------------------------------------
 
 
-def compliance(scope: Scope) -> dict:
+def _with_targets(queryset: QuerySet) -> QuerySet:
+    """The service's RTO and RPO in seconds and the post-mortem's data-loss window."""
+    return queryset.annotate(
+        rto_seconds=F("service__rto_minutes") * 60.0,
+        rpo_seconds=F("service__rpo_minutes") * 60.0,
+        data_loss=Epoch("postmortem__data_loss_until") - Epoch("postmortem__data_loss_from"),
+    )
+
+
+def compliance(scope: Scope, *, timing_rows: dict | None = None) -> dict:
     """Share of resolved incidents recovered within the service's RTO, and of recorded
-    data-loss windows within its RPO. Incidents without a target or measurement are 'unknown'."""
-    queryset = with_timings(incidents_in(scope)).annotate(
-        data_loss=Epoch("postmortem__data_loss_until") - Epoch("postmortem__data_loss_from")
-    )
-    rto_known = Q(ttr__isnull=False, service__rto_minutes__isnull=False)
-    rpo_known = Q(data_loss__isnull=False, service__rpo_minutes__isnull=False)
-    result = queryset.aggregate(
-        rto_met=Count("pk", filter=rto_known & Q(ttr__lte=F("service__rto_minutes") * 60.0)),
-        rto_measured=Count("pk", filter=rto_known),
-        rpo_met=Count("pk", filter=rpo_known & Q(data_loss__lte=F("service__rpo_minutes") * 60.0)),
-        rpo_measured=Count("pk", filter=rpo_known),
-        total=Count("pk"),
-    )
+    data-loss windows within its RPO. Incidents without a target or measurement are 'unknown'.
+    On PostgreSQL the counts come with the timings (``timing_rows``, one pass)."""
+    overall = None
+    if timing_rows is not None:
+        overall = timing_rows["overall"].get(None)
+    if overall is not None and overall.compliance is not None:
+        result = {**overall.compliance, "total": overall.incidents}
+    elif timing_rows is not None and overall is None and has_percentile_aggregate():
+        result = dict.fromkeys((*COMPLIANCE_COUNTS, "total"), 0)
+    else:
+        queryset = _with_targets(with_timings(incidents_in(scope), signal=False))
+        rto_known = Q(ttr__isnull=False, rto_seconds__isnull=False)
+        rpo_known = Q(data_loss__isnull=False, rpo_seconds__isnull=False)
+        result = queryset.aggregate(
+            rto_met=Count("pk", filter=rto_known & Q(ttr__lte=F("rto_seconds"))),
+            rto_measured=Count("pk", filter=rto_known),
+            rpo_met=Count("pk", filter=rpo_known & Q(data_loss__lte=F("rpo_seconds"))),
+            rpo_measured=Count("pk", filter=rpo_known),
+            total=Count("pk"),
+        )
 
     def rate(met, measured):
         return met / measured if measured else None
@@ -499,8 +595,11 @@ def compliance(scope: Scope) -> dict:
 def counts(scope: Scope) -> dict:
     """Incidents by severity and by source; post-mortem factors by category and by factor."""
     incidents = incidents_in(scope).order_by()
-    by_severity = dict(incidents.values_list("severity").annotate(n=Count("pk")))
-    by_source = dict(incidents.values_list("source").annotate(n=Count("pk")))
+    by_severity: dict[int, int] = {}
+    by_source: dict[str, int] = {}
+    for severity, source, n in incidents.values_list("severity", "source").annotate(n=Count("pk")):
+        by_severity[severity] = by_severity.get(severity, 0) + n
+        by_source[source] = by_source.get(source, 0) + n
     factors = (
         ContributingFactor.objects.filter(postmortem__incident__in=incidents.values("pk"))
         .order_by()
@@ -602,7 +701,7 @@ def oncall_load(scope: Scope) -> list[dict]:
     """Pages per person in the range: incidents they were paged for, messages sent, and pages
     out of hours (before/after business hours or on a weekend, in the person's own time zone).
 
-    One query for the totals plus one per distinct time zone among the people paged.
+    Two statements: the time zones people use, then one pass over the pages.
     """
     # The incident filters as a join (not IN over every incident of the team).
     incident_filters = {"incident__team_id": scope.team.pk}
@@ -619,26 +718,31 @@ def oncall_load(scope: Scope) -> list[dict]:
         created_at__lt=scope.end,
         **incident_filters,
     ).order_by()
+    first_hour, last_hour = settings.ANALYTICS_BUSINESS_HOURS
+    # Out of hours in each person's own zone: one condition per time zone people have (a
+    # small table), so totals and out-of-hours pages come from one pass over the pages.
+    late = Q(pk__isnull=True)  # never true: the zones below add the real conditions
+    local: dict[str, object] = {}
+    zones = User.objects.order_by().values_list("time_zone", flat=True).distinct()
+    for n, zone_name in enumerate(sorted(set(zones))):
+        zone = _zone(zone_name)
+        local[f"hour_{n}"] = ExtractHour("created_at", tzinfo=zone)
+        local[f"weekday_{n}"] = ExtractIsoWeekDay("created_at", tzinfo=zone)
+        late |= Q(recipient__time_zone=zone_name) & (
+            Q(**{f"hour_{n}__lt": first_hour})
+            | Q(**{f"hour_{n}__gte": last_hour})
+            | Q(**{f"weekday_{n}__gte": 6})
+        )
     totals = list(
-        pages.values("recipient_id", "recipient__username", "recipient__time_zone").annotate(
-            incidents=Count("incident_id", distinct=True), messages=Count("pk")
+        pages.annotate(**local)
+        .values("recipient_id", "recipient__username")
+        .annotate(
+            incidents=Count("incident_id", distinct=True),
+            messages=Count("pk"),
+            late=Count("incident_id", distinct=True, filter=late),
         )
     )
-    first_hour, last_hour = settings.ANALYTICS_BUSINESS_HOURS
-    out_of_hours: dict[int, int] = {}
-    for zone_name in sorted({row["recipient__time_zone"] for row in totals}):
-        zone = _zone(zone_name)
-        late = (
-            pages.filter(recipient__time_zone=zone_name)
-            .annotate(
-                hour=ExtractHour("created_at", tzinfo=zone),
-                weekday=ExtractIsoWeekDay("created_at", tzinfo=zone),
-            )
-            .filter(Q(hour__lt=first_hour) | Q(hour__gte=last_hour) | Q(weekday__gte=6))
-            .values_list("recipient_id")
-            .annotate(n=Count("incident_id", distinct=True))
-        )
-        out_of_hours.update(dict(late))
+    out_of_hours = {row["recipient_id"]: row["late"] for row in totals}
     rows = [
         {
             "user_id": row["recipient_id"],
@@ -658,11 +762,12 @@ def oncall_load(scope: Scope) -> list[dict]:
 
 @without_jit
 def report(scope: Scope) -> dict:
+    rows = _all_timing_rows(scope)
     return {
         "scope": scope,
-        "timings": timings(scope),
+        "timings": timings(scope, rows=rows),
         "downtime": downtime(scope),
-        "compliance": compliance(scope),
+        "compliance": compliance(scope, timing_rows=rows),
         "counts": counts(scope),
         "escalation": escalation_depth(scope),
         "action_items": action_items(scope),

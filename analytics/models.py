@@ -69,3 +69,26 @@ class ImpactAssessment(models.Model):
         return (
             f"{self.incident.reference}: {self.points} points -> severity {self.suggested_severity}"
         )
+
+
+class IncidentSignal(models.Model):
+    """The first failing signal of a resolved incident, computed once (``analytics.signals``).
+
+    MTTD needs, per incident, the earliest alert ``startsAt``, the first failing probe result
+    after the last good one, or the heartbeat's missed due time: index lookups that dominated
+    the report. Once an incident is resolved those inputs no longer change, so the value is
+    stored when it resolves, for the resolution it was computed for (``resolved_at``): a
+    reopened incident no longer matches and is measured live until it resolves again.
+    """
+
+    incident = models.OneToOneField(
+        Incident, primary_key=True, on_delete=models.CASCADE, related_name="analytics_signal"
+    )
+    # Seconds since 1970, exactly the float the report's SQL computes (so a stored value and a
+    # live one give the same MTTD); NULL: no signal (declared by hand, no failing result).
+    first_signal_epoch = models.FloatField(null=True, blank=True)
+    resolved_at = models.DateTimeField()
+    computed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"signal of incident {self.incident_id}: {self.first_signal_epoch}"

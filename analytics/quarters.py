@@ -82,7 +82,7 @@ class QuarterFigures:
 
 def figures(scope: Scope, quarter: Quarter) -> QuarterFigures:
     quarter_scope = scope.shifted(start=quarter.start(), end=quarter.end())
-    overall = metrics.timings_overall(quarter_scope)
+    overall = metrics.recovery_overall(quarter_scope)
     down = metrics.downtime(quarter_scope)
     availabilities = [r.availability for r in down["services"] if r.availability is not None]
     return QuarterFigures(

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 
 from django.db import connection, transaction
-from django.db.models import FloatField, Func
+from django.db.models import BigIntegerField, FloatField, Func
 
 
 class Epoch(Func):
@@ -25,6 +25,42 @@ class Epoch(Func):
     def as_sqlite(self, compiler, conn, **extra):
         return self.as_sql(
             compiler, conn, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)", **extra
+        )
+
+
+class KeyId(Func):
+    """The id in a monitor's dedup key ("probe:42" -> 42; NULL for any other key).
+
+    Lets the signal lookups go straight to the monitor's rows by primary key and its (id, at)
+    index, instead of searching the service's monitors for one whose key matches. Only the
+    canonical form (no sign, no leading zero, at most 18 digits) matches, exactly the keys
+    ``"probe:" || id`` produces.
+    """
+
+    output_field = BigIntegerField()
+
+    def __init__(self, expression, *, prefix: str):
+        self.prefix = prefix
+        super().__init__(expression)
+
+    def as_sql(self, compiler, conn, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        pattern = "^" + self.prefix + "[1-9][0-9]{0,17}$"
+        start = len(self.prefix) + 1
+        return (
+            f"(CASE WHEN {sql} ~ %s THEN CAST(SUBSTR({sql}, {start}) AS BIGINT) END)",
+            [*params, pattern, *params],
+        )
+
+    def as_sqlite(self, compiler, conn, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        start = len(self.prefix) + 1
+        tail = f"SUBSTR({sql}, {start})"
+        return (
+            f"(CASE WHEN SUBSTR({sql}, 1, {len(self.prefix)}) = %s AND LENGTH({tail}) "
+            f"BETWEEN 1 AND 18 AND {tail} NOT GLOB '*[^0-9]*' AND {tail} NOT GLOB '0*' "
+            f"THEN CAST({tail} AS INTEGER) END)",
+            [*params, self.prefix, *params, *params, *params, *params, *params],
         )
 
 

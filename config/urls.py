@@ -4,8 +4,12 @@ from django.urls import include, path
 from accounts import sso
 from accounts.login import ThrottledLoginView
 from config import health
+from statuspage.api import degradation_view
 
 urlpatterns = [
+    # Polled every few seconds by every avatar and answered from memory: matched first, since
+    # walking the patterns below cost as much as the whole answer (docs/statuspage.md).
+    path("api/v1/services/<str:slug>/degradation", degradation_view, name="service-degradation"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
@@ -14,6 +18,8 @@ urlpatterns = [
     path("logout/", sso.logout, name="logout"),
     path("", include("accounts.sso")),
     path("api/v1/", include("config.api_urls")),
+    # Public and read from cache: resolved before the catch-all prefixes below.
+    path("status/", include("statuspage.urls")),
     # Each app owns its URL module; the stable contracts (DESIGN.md) live in them.
     path("", include("incidents.ingest.urls")),
     path("", include("incidents.urls")),
@@ -21,7 +27,6 @@ urlpatterns = [
     path("oncall/", include("oncall.urls")),
     path("runbooks/", include("runbooks.urls")),
     path("postmortems/", include("postmortems.urls")),
-    path("status/", include("statuspage.urls")),
     path("llm/", include("llm.urls")),
     path("analytics/", include("analytics.urls")),
     path("drills/", include("drills.urls")),

@@ -212,6 +212,8 @@ class Incident(models.Model):
             models.Index(
                 fields=["dedup_key"], name="incident_dedup_key_idx", condition=~Q(dedup_key="")
             ),
+            # Analytics' downtime: incidents still open or resolved after a range's start.
+            models.Index(fields=["team", "resolved_at"], name="incident_team_resolved_idx"),
         ]
 
     def __str__(self) -> str:

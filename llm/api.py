@@ -190,7 +190,16 @@ _ROUTE_SHAPE = inline_serializer(
         "reason": serializers.CharField(),
         "fallbacks": serializers.ListField(child=_ENDPOINT_SHAPE),
         "degradation": inline_serializer(
-            "RouteDegradation", {"message": serializers.CharField()}, required=False
+            "RouteDegradation",
+            {
+                "message": serializers.CharField(),
+                "messages": serializers.DictField(
+                    child=serializers.CharField(),
+                    help_text="The status page's words in each of its languages (empty when "
+                    "the message is the service's own failover text).",
+                ),
+            },
+            required=False,
         ),
     },
 )

@@ -75,20 +75,27 @@ def severity_for(tier: int | None) -> int | None:
     return by_tier[max(lower)] if lower else min(tier, 5)
 
 
-def degradation_message(service: Service) -> str:
-    """What the avatar says when no tier is available.
+def degradation_message(service: Service, language: str | None = None) -> str:
+    """What the avatar says when no tier is available, in ``language`` where the status
+    pages speak it (else in their default language).
 
     The words people wrote for this incident on the status page come first (the active public
     update or its template: the same sentence ``/degradation`` answers); then the service's own
     failover text; then the default. llm sits above statuspage, so it may ask it.
     """
+    return degradation_messages(service, language)[0]
+
+
+def degradation_messages(service: Service, language: str | None = None) -> tuple[str, dict]:
+    """The message (as ``degradation_message``) and, when people wrote it on a status page,
+    the same words in every language of the pages (``{}`` otherwise)."""
     from statuspage.degradation import current
 
     shown = current(service)
     if shown.degraded and shown.written:
-        return shown.message
+        return shown.message_in(language), dict(shown.messages)
     policy = LlmPolicy.objects.filter(service=service).only("degradation_message").first()
-    return (policy.degradation_message if policy else "") or DEFAULT_DEGRADATION
+    return (policy.degradation_message if policy else "") or DEFAULT_DEGRADATION, {}
 
 
 def _endpoint_json(endpoint: ModelEndpoint) -> dict:
@@ -132,7 +139,8 @@ def build_route(service: Service, state: RouteState | None = None) -> dict:
         ],
     }
     if active is None:
-        payload["degradation"] = {"message": degradation_message(service)}
+        message, messages = degradation_messages(service)
+        payload["degradation"] = {"message": message, "messages": messages}
     return payload
 
 

@@ -501,6 +501,12 @@ class Notification(models.Model):
                 fields=["lease_until"], condition=Q(status="sending"), name="notification_lease_idx"
             ),
             models.Index(fields=["incident", "-created_at"], name="notification_incident_idx"),
+            # Analytics' on-call load: the pages sent to people in a time range.
+            models.Index(
+                fields=["created_at", "recipient", "incident"],
+                condition=Q(purpose="page", recipient__isnull=False),
+                name="notification_page_created_idx",
+            ),
         ]
 
     def __str__(self) -> str:

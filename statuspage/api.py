@@ -35,6 +35,7 @@ from incidents.models import Incident, Service
 from statuspage import cache as status_cache
 from statuspage.degradation import current
 from statuspage.errors import InvalidStatusInput
+from statuspage.languages import clean_languages, clean_translations, negotiate
 from statuspage.models import (
     CommunicationTemplate,
     Component,
@@ -57,10 +58,16 @@ class StatusPageSerializer(serializers.ModelSerializer):
         model = StatusPage
         fields = [
             "id", "team", "slug", "title", "is_public", "logo_url", "accent_colour",
-            "support_url", "time_zone", "auto_post_first_update", "degradation_public",
-            "created_at", "updated_at",
+            "support_url", "time_zone", "languages", "auto_post_first_update",
+            "degradation_public", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
+        extra_kwargs = {
+            "languages": {"help_text": 'Language codes, the default first (e.g. ["en", "de"]).'}
+        }
+
+    def validate_languages(self, value) -> list[str]:
+        return _translations_field(clean_languages, value)
 
     def validate_accent_colour(self, value: str) -> str:
         import re
@@ -109,8 +116,8 @@ class ComponentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Component
         fields = [
-            "id", "page", "group", "name", "description", "services", "position",
-            "only_show_if_degraded", "status", "derived_status", "override_status",
+            "id", "page", "group", "name", "description", "translations", "services",
+            "position", "only_show_if_degraded", "status", "derived_status", "override_status",
             "override_until", "status_changed_at",
         ]  # fmt: skip
         read_only_fields = ["derived_status", "override_status", "override_until",
@@ -118,6 +125,9 @@ class ComponentSerializer(serializers.ModelSerializer):
 
     def get_status(self, component) -> str:
         return component.status_at(timezone.now())
+
+    def validate_translations(self, value) -> dict:
+        return _translations_field(clean_translations, value, {"name": 120, "description": 500})
 
     def validate(self, attrs):
         page = attrs.get("page") or getattr(self.instance, "page", None)
@@ -194,7 +204,18 @@ class ComponentViewSet(TeamScopedMixin, viewsets.ModelViewSet):
 class ComponentGroupSerializer(serializers.ModelSerializer):
     class Meta:
         model = ComponentGroup
-        fields = ["id", "page", "name", "position"]
+        fields = ["id", "page", "name", "translations", "position"]
+
+    def validate_translations(self, value) -> dict:
+        return _translations_field(clean_translations, value, {"name": 120})
+
+
+def _translations_field(clean, *args):
+    """A statuspage.languages check as a field error."""
+    try:
+        return clean(*args)
+    except InvalidStatusInput as exc:
+        raise serializers.ValidationError(exc.message) from None
 
 
 class ComponentGroupViewSet(TeamScopedMixin, viewsets.ModelViewSet):
@@ -227,9 +248,18 @@ class TemplateSerializer(serializers.ModelSerializer):
         fields = [
             "id", "team", "name", "services", "min_severity", "max_severity", "match_cause",
             "match_labels", "title", "body", "workaround", "next_update_minutes",
-            "degradation_message", "is_active", "created_at",
+            "degradation_message", "translations", "is_active", "created_at",
         ]  # fmt: skip
         read_only_fields = ["created_at"]
+        extra_kwargs = {
+            "translations": {
+                "help_text": 'The texts in other languages: {"de": {"title": ..., "body": '
+                '..., "workaround": ..., "degradation_message": ...}}; placeholders as above.'
+            }
+        }
+
+    def validate_translations(self, value) -> dict:
+        return templates.clean_template_translations(value)
 
     def validate(self, attrs):
         def value(name, default=""):
@@ -288,7 +318,13 @@ class PublicUpdateSerializer(serializers.ModelSerializer):
     class Meta:
         model = PublicUpdate
         fields = ["id", "page", "incident", "public_incident_name", "status", "body",
-                  "is_draft", "created_at", "posted_at"]  # fmt: skip
+                  "translations", "is_draft", "created_at", "posted_at"]  # fmt: skip
+
+
+_UPDATE_TRANSLATIONS_HELP = (
+    'The words in the page\'s other languages: {"de": {"body": ..., "name": ..., '
+    '"degradation_message": ...}}.'
+)
 
 
 class PostUpdateSerializer(serializers.Serializer):
@@ -297,10 +333,26 @@ class PostUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=UpdateStatus.choices)
     body = serializers.CharField(max_length=5000)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    degradation_message = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        help_text="What the avatar says while the incident is active (replaces the template's).",
+    )
+    translations = serializers.DictField(
+        child=serializers.DictField(child=serializers.CharField(allow_blank=True)),
+        required=False,
+        help_text=_UPDATE_TRANSLATIONS_HELP,
+    )
 
 
 class ApproveSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=5000, required=False)
+    translations = serializers.DictField(
+        child=serializers.DictField(child=serializers.CharField(allow_blank=True)),
+        required=False,
+        help_text='Edited words in the page\'s other languages: {"de": {"body": ...}}.',
+    )
 
 
 class PublicUpdateViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -330,6 +382,8 @@ class PublicUpdateViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.Retriev
             status=data["status"],
             body=data["body"],
             name=data.get("name", ""),
+            degradation_message=data.get("degradation_message"),
+            translations=data.get("translations"),
             actor=Actor.of_request(request),
         )
         return Response(PublicUpdateSerializer(update).data, status=status.HTTP_201_CREATED)
@@ -342,7 +396,10 @@ class PublicUpdateViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.Retriev
         body = ApproveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         update = updates.approve_draft(
-            update=update, actor=Actor.of_request(request), body=body.validated_data.get("body")
+            update=update,
+            actor=Actor.of_request(request),
+            body=body.validated_data.get("body"),
+            translations=body.validated_data.get("translations"),
         )
         return Response(PublicUpdateSerializer(update).data)
 
@@ -410,9 +467,12 @@ class SubscriberViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
 class MaintenanceSerializer(serializers.ModelSerializer):
     class Meta:
         model = MaintenanceWindow
-        fields = ["id", "page", "title", "body", "components", "starts_at", "ends_at",
-                  "status", "started_at", "completed_at"]  # fmt: skip
+        fields = ["id", "page", "title", "body", "translations", "components", "starts_at",
+                  "ends_at", "status", "started_at", "completed_at"]  # fmt: skip
         read_only_fields = ["status", "started_at", "completed_at"]
+
+    def validate_translations(self, value) -> dict:
+        return _translations_field(clean_translations, value, {"title": 200, "body": 5000})
 
 
 class MaintenanceViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -435,6 +495,7 @@ class MaintenanceViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.Retrieve
             page=data["page"],
             title=data["title"],
             body=data.get("body", ""),
+            translations=data.get("translations") or {},
             components=list(data.get("components", [])),
             starts_at=data["starts_at"],
             ends_at=data["ends_at"],
@@ -460,63 +521,125 @@ DegradationResponse = inline_serializer(
         "service": serializers.CharField(),
         "state": serializers.ChoiceField(choices=ComponentStatus.choices),
         "degraded": serializers.BooleanField(),
+        "language": serializers.CharField(help_text="The language of `message`."),
         "message": serializers.CharField(),
+        "messages": serializers.DictField(
+            child=serializers.CharField(), help_text="The message in each page language."
+        ),
         "since": serializers.DateTimeField(allow_null=True),
     },
 )
 
 
 def _degradation_entry(slug: str) -> dict:
+    """The cached answer of one service: a body and an ETag per page language."""
     service = Service.objects.filter(slug=slug).first()
     if service is None:
         return {"missing": True}
     state = current(service)
-    body = json.dumps({"service": slug, **state.as_dict()}, cls=DjangoJSONEncoder).encode()
+    variants = {}
+    for language in state.languages:
+        body = json.dumps(
+            {"service": slug, **state.as_dict(language)}, cls=DjangoJSONEncoder
+        ).encode()
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        variants[language] = (body, etag)
+    public = "public" if state.public else "private"
     return {
         "team_id": service.team_id,
         "public": state.public,
-        "body": body,
-        "etag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+        "languages": list(variants),
+        "variants": variants,
+        "cache_control": f"{public}, max-age=5, must-revalidate",
     }
 
 
+def degradation_answer(request, slug: str, *, authenticated: bool) -> HttpResponse | None:
+    """The answer from cache, or None when it needs the caller's token (``authenticated``
+    False: the caller has not been authenticated yet). The polled path: no DRF, no database,
+    and for a matching ``If-None-Match`` an empty 304."""
+    if not _SLUG.fullmatch(slug):  # no service has such a slug; keeps cache keys clean
+        return _not_found()
+    entry = status_cache.cached(
+        status_cache.DEGRADATION_SCOPE, f"service:{slug}", lambda: _degradation_entry(slug)
+    )
+    if entry.get("missing"):
+        return _not_found()
+    if not entry["public"]:
+        if not authenticated:
+            return None
+        if not can(request.user, entry["team_id"], Action.VIEW):
+            return _not_found()
+    languages = entry["languages"]
+    language = languages[0]
+    if len(languages) > 1:
+        language = negotiate(
+            languages,
+            query=request.GET.get("lang"),
+            accept=request.headers.get("Accept-Language", ""),
+        )
+    body, etag = entry["variants"][language]
+    match = request.headers.get("If-None-Match")
+    if match and etag in match and etag in _etags(match):
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    response["Cache-Control"] = entry["cache_control"]
+    response["Content-Language"] = language
+    if len(languages) > 1:
+        response["Vary"] = "Accept-Language"
+    return response
+
+
 class DegradationView(APIView):
-    """``GET /api/v1/services/<slug>/degradation``: served from cache, ETag/If-None-Match."""
+    """``GET /api/v1/services/<slug>/degradation``: served from cache, ETag/If-None-Match.
+
+    The URL points at ``degradation_view``, which answers public services without entering
+    DRF; this class authenticates the callers of services that are not public (and documents
+    the endpoint)."""
 
     permission_classes = [AllowAny]
     # Served from cache and meant to be polled every few seconds by every avatar: the per-
     # caller API budget (one Redis round trip) would cost more than the answer.
     throttle_classes: list = []
 
-    def perform_authentication(self, request):
-        """Lazy: a token is read only when the answer is not public."""
-
     @extend_schema(
         operation_id="service_degradation",
-        parameters=[OpenApiParameter("If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        parameters=[
+            OpenApiParameter("If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER),
+            OpenApiParameter("Accept-Language", OpenApiTypes.STR, OpenApiParameter.HEADER),
+            OpenApiParameter(
+                "lang",
+                OpenApiTypes.STR,
+                description="A language of the status pages (wins over Accept-Language); "
+                "the pages' default language when they do not speak it.",
+            ),
+        ],
         responses={200: DegradationResponse, 304: OpenApiResponse(description="Not modified")},
     )
     def get(self, request, slug: str):
-        """The service's state for its users and what the avatar should say. Public when a
-        status page showing the service allows it; otherwise a team member's token
-        (read-only is enough)."""
-        if not _SLUG.fullmatch(slug):  # no service has such a slug; keeps cache keys clean
-            return _not_found()
-        entry = status_cache.cached(
-            status_cache.DEGRADATION_SCOPE, f"service:{slug}", lambda: _degradation_entry(slug)
-        )
-        if entry.get("missing"):
-            return _not_found()
-        if not entry["public"] and not can(request.user, entry["team_id"], Action.VIEW):
-            return _not_found()
-        if entry["etag"] in _etags(request.headers.get("If-None-Match", "")):
-            response = HttpResponse(status=304)
-        else:
-            response = HttpResponse(entry["body"], content_type="application/json")
-        response["ETag"] = entry["etag"]
-        public = "public" if entry["public"] else "private"
-        response["Cache-Control"] = f"{public}, max-age=5, must-revalidate"
-        return response
+        """The service's state for its users and what the avatar should say, in the reader's
+        language among the pages' languages. Public when a status page showing the service
+        allows it; otherwise a team member's token (read-only is enough)."""
+        return degradation_answer(request, slug, authenticated=True)
+
+
+_drf_degradation = DegradationView.as_view()
+
+
+def degradation_view(request, slug: str):
+    if request.method in ("GET", "HEAD"):
+        response = degradation_answer(request, slug, authenticated=False)
+        if response is not None:
+            return response
+    return _drf_degradation(request, slug=slug)
+
+
+# drf-spectacular (and DRF's tooling) find the view class through these, as on as_view().
+degradation_view.cls = DegradationView
+degradation_view.initkwargs = getattr(_drf_degradation, "initkwargs", {})
+degradation_view.csrf_exempt = True
 
 
 _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
@@ -544,16 +667,5 @@ def register(router) -> None:
     router.register("status-maintenances", MaintenanceViewSet, basename="status-maintenance")
 
 
-def _urlpatterns():
-    from django.urls import path
-
-    return [
-        path(
-            "services/<str:slug>/degradation",
-            DegradationView.as_view(),
-            name="service-degradation",
-        )
-    ]
-
-
-urlpatterns = _urlpatterns()
+# The degradation route is the first of config/urls.py (matched before everything else).
+urlpatterns: list = []

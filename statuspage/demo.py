@@ -8,6 +8,18 @@ from statuspage.cache import invalidate_pages
 from statuspage.models import CommunicationTemplate, Component, ComponentGroup, StatusPage
 from statuspage.services.components import refresh_components_for_service_ids
 
+# German words of the demo page (it speaks English and German; statuspage.languages).
+DEMO_GERMAN = {
+    "Assistants": "Assistenten",
+    "Platform": "Plattform",
+    "Website chat": ("Chat auf der Website", "Der Verkaufsassistent auf unserer Website."),
+    "Support hotline": ("Support-Hotline", "Der Sprachassistent an der Hotline."),
+    "Answers from our knowledge base": (
+        "Antworten aus unserer Wissensdatenbank",
+        "Wie die Assistenten Antworten finden.",
+    ),
+}
+
 DEMO_COMPONENTS = [
     # (group, name, description, service slugs)
     ("Assistants", "Website chat", "The sales assistant on our website.", ["sales-avatar"]),
@@ -27,6 +39,16 @@ DEMO_TEMPLATES = [
         "{workaround}. Next update by {next_update}.",
         "workaround": "if an answer does not come, wait a minute and ask again",
         "degradation": "I am answering more slowly than usual right now; please bear with me.",
+        "de": {
+            "title": "Langsamere Antworten von {service}",
+            "body": "Unser KI-Modellanbieter begrenzt, wie viele Anfragen wir senden können; "
+            "{components} antwortet daher langsamer oder bittet Sie, es noch einmal zu "
+            "versuchen. Seit {start_time}. Abhilfe: {workaround}. Nächste Aktualisierung bis "
+            "{next_update}.",
+            "workaround": "wenn keine Antwort kommt, warten Sie eine Minute und fragen Sie erneut",
+            "degradation_message": "Ich antworte gerade langsamer als sonst; bitte haben Sie "
+            "etwas Geduld.",
+        },
     },
     {
         "name": "Model provider down",
@@ -38,6 +60,15 @@ DEMO_TEMPLATES = [
         "Next update by {next_update}.",
         "workaround": "call us or write to support, a person will answer",
         "degradation": "I cannot answer properly right now; please contact our team directly.",
+        "de": {
+            "title": "{service} kann gerade nicht antworten",
+            "body": "Unser KI-Modellanbieter antwortet nicht; {components} kann deshalb seit "
+            "{start_time} nicht antworten. Wir wechseln auf einen Ersatz. Abhilfe: "
+            "{workaround}. Nächste Aktualisierung bis {next_update}.",
+            "workaround": "rufen Sie uns an oder schreiben Sie dem Support, ein Mensch antwortet",
+            "degradation_message": "Ich kann gerade nicht richtig antworten; bitte wenden Sie "
+            "sich direkt an unser Team.",
+        },
     },
     {
         "name": "Answers degraded",
@@ -48,6 +79,15 @@ DEMO_TEMPLATES = [
         "workaround": "check important facts with our team",
         "degradation": "My answers may be less accurate right now; please double-check "
         "important details with our team.",
+        "de": {
+            "title": "Ungenauere Antworten von {service}",
+            "body": "Manche Antworten von {components} können seit {start_time} unvollständig "
+            "oder falsch sein. Bitte prüfen Sie wichtige Angaben. Nächste Aktualisierung bis "
+            "{next_update}.",
+            "workaround": "prüfen Sie wichtige Angaben mit unserem Team",
+            "degradation_message": "Meine Antworten können gerade ungenauer sein; bitte prüfen "
+            "Sie wichtige Details mit unserem Team.",
+        },
     },
     {
         "name": "Elevated latency",
@@ -57,6 +97,13 @@ DEMO_TEMPLATES = [
         "work. Next update by {next_update}.",
         "workaround": "",
         "degradation": "I am a bit slower than usual right now; thank you for your patience.",
+        "de": {
+            "title": "Langsame Antworten von {service}",
+            "body": "{components} antwortet seit {start_time} langsam. Ihre Anfragen "
+            "funktionieren weiterhin. Nächste Aktualisierung bis {next_update}.",
+            "degradation_message": "Ich bin gerade etwas langsamer als sonst; danke für Ihre "
+            "Geduld.",
+        },
     },
     {
         "name": "Cost-protection mode",
@@ -66,6 +113,15 @@ DEMO_TEMPLATES = [
         "{start_time}; answers may be shorter. Next update by {next_update}.",
         "workaround": "ask shorter questions, one at a time",
         "degradation": "I am in a reduced mode right now and may give shorter answers.",
+        "de": {
+            "title": "{service} im eingeschränkten Modus",
+            "body": "Damit der Dienst weiterläuft, nutzt {components} seit {start_time} ein "
+            "kleineres Modell; Antworten können kürzer ausfallen. Nächste Aktualisierung bis "
+            "{next_update}.",
+            "workaround": "stellen Sie kürzere Fragen, eine nach der anderen",
+            "degradation_message": "Ich bin gerade in einem eingeschränkten Modus und antworte "
+            "vielleicht kürzer.",
+        },
     },
 ]
 
@@ -80,6 +136,7 @@ def seed_demo_statuspage(*, team, author) -> str:
             "is_public": True,
             "time_zone": "Europe/Berlin",
             "support_url": "https://example.com/support",
+            "languages": ["en", "de"],
         },
     )
     if created:
@@ -89,12 +146,21 @@ def seed_demo_statuspage(*, team, author) -> str:
         group, _ = ComponentGroup.objects.get_or_create(
             page=page,
             name=group_name,
-            defaults={"position": 0 if group_name == "Assistants" else 1},
+            defaults={
+                "position": 0 if group_name == "Assistants" else 1,
+                "translations": {"de": {"name": DEMO_GERMAN[group_name]}},
+            },
         )
+        german_name, german_description = DEMO_GERMAN[name]
         component, made = Component.objects.get_or_create(
             page=page,
             name=name,
-            defaults={"group": group, "description": description, "position": position},
+            defaults={
+                "group": group,
+                "description": description,
+                "position": position,
+                "translations": {"de": {"name": german_name, "description": german_description}},
+            },
         )
         if made:
             component.services.set([services[s] for s in slugs if s in services])
@@ -111,6 +177,7 @@ def seed_demo_statuspage(*, team, author) -> str:
                 "body": spec["body"],
                 "workaround": spec["workaround"],
                 "degradation_message": spec["degradation"],
+                "translations": {"de": spec["de"]},
             },
         )
         if made:

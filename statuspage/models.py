@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
 from incidents.models import Incident, Service
+from statuspage.languages import default_languages
 
 
 class ComponentStatus(models.TextChoices):
@@ -71,6 +72,8 @@ class StatusPage(models.Model):
     accent_colour = models.CharField(max_length=7, default="#2563eb")
     support_url = models.URLField(max_length=500, blank=True)
     time_zone = models.CharField(max_length=64, default="UTC")
+    # Language codes, the default first: the texts of the page carry one text per language.
+    languages = models.JSONField(default=default_languages)
     auto_post_first_update = models.BooleanField(
         default=False,
         help_text=_(
@@ -98,11 +101,17 @@ class StatusPage(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    @property
+    def default_language(self) -> str:
+        return self.languages[0] if self.languages else default_languages()[0]
+
 
 class ComponentGroup(models.Model):
     page = models.ForeignKey(StatusPage, on_delete=models.CASCADE, related_name="groups")
     name = models.CharField(max_length=120)
     position = models.PositiveIntegerField(default=0)
+    # {language: {"name": ...}} (statuspage.languages)
+    translations = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["position", "id"]
@@ -136,6 +145,8 @@ class Component(models.Model):
     override_status = models.CharField(max_length=24, choices=ComponentStatus.choices, blank=True)
     override_until = models.DateTimeField(null=True, blank=True)
     status_changed_at = models.DateTimeField(default=timezone.now)
+    # {language: {"name": ..., "description": ...}} (statuspage.languages)
+    translations = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -203,6 +214,8 @@ class PublicIncident(models.Model):
     components = models.ManyToManyField(Component, blank=True, related_name="public_incidents")
     # What the avatar should say while this is active (from the template, or by hand).
     degradation_message = models.CharField(max_length=500, blank=True)
+    # {language: {"name": ..., "degradation_message": ...}} (statuspage.languages)
+    translations = models.JSONField(default=dict, blank=True)
     # Empty until the first update is posted: a drafted incident is not public yet.
     published_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -243,6 +256,8 @@ class PublicUpdate(models.Model):
     )
     status = models.CharField(max_length=16, choices=UpdateStatus.choices)
     body = models.TextField(max_length=5000)
+    # {language: {"body": ...}} (statuspage.languages)
+    translations = models.JSONField(default=dict, blank=True)
     template = models.ForeignKey(
         "CommunicationTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -301,6 +316,8 @@ class CommunicationTemplate(models.Model):
     degradation_message = models.CharField(
         max_length=500, blank=True, help_text=_("What the avatar says while this is active.")
     )
+    # {language: {"title", "body", "workaround", "degradation_message"}} (statuspage.languages)
+    translations = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -349,6 +366,8 @@ class Subscriber(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # The page language the subscriber reads (empty: the page's default).
+    language = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -381,6 +400,8 @@ class MaintenanceWindow(models.Model):
     page = models.ForeignKey(StatusPage, on_delete=models.CASCADE, related_name="maintenances")
     title = models.CharField(max_length=200)
     body = models.TextField(max_length=5000, blank=True)
+    # {language: {"title": ..., "body": ...}} (statuspage.languages)
+    translations = models.JSONField(default=dict, blank=True)
     components = models.ManyToManyField(Component, related_name="maintenances")
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()

@@ -13,11 +13,13 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language_info, gettext_noop
 from django.utils.translation import gettext as _
 
 from incidents.models import Incident
+from statuspage.languages import catalog_language, pick
 from statuspage.models import (
     STATUS_RANK,
     Component,
@@ -38,11 +40,11 @@ FEED_ENTRIES = 50
 DOWNTIME_SEVERITY = 3
 
 INDICATORS = {
-    ComponentStatus.OPERATIONAL: ("none", "All Systems Operational"),
-    ComponentStatus.UNDER_MAINTENANCE: ("none", "Service Under Maintenance"),
-    ComponentStatus.DEGRADED_PERFORMANCE: ("minor", "Minor Service Outage"),
-    ComponentStatus.PARTIAL_OUTAGE: ("major", "Partial System Outage"),
-    ComponentStatus.MAJOR_OUTAGE: ("critical", "Major System Outage"),
+    ComponentStatus.OPERATIONAL: ("none", gettext_noop("All Systems Operational")),
+    ComponentStatus.UNDER_MAINTENANCE: ("none", gettext_noop("Service Under Maintenance")),
+    ComponentStatus.DEGRADED_PERFORMANCE: ("minor", gettext_noop("Minor Service Outage")),
+    ComponentStatus.PARTIAL_OUTAGE: ("major", gettext_noop("Partial System Outage")),
+    ComponentStatus.MAJOR_OUTAGE: ("critical", gettext_noop("Major System Outage")),
 }
 
 
@@ -142,6 +144,7 @@ def _update_dict(update: PublicUpdate, component_names: list[str]) -> dict:
         "status": update.status,
         "status_label": str(update.get_status_display()),
         "body": update.body,
+        "translations": update.translations or {},
         "created_at": update.posted_at,
         "display_at": update.posted_at,
         "affected_components": component_names,
@@ -158,6 +161,7 @@ def _incident_dict(public: PublicIncident, page: StatusPage, components: dict) -
     return {
         "id": public.pk,
         "name": public.name,
+        "translations": public.translations or {},
         "status": public.status,
         "status_label": str(public.get_status_display()),
         "impact": public.impact,
@@ -175,6 +179,7 @@ def _maintenance_dict(window: MaintenanceWindow, page: StatusPage) -> dict:
         "id": window.pk,
         "name": window.title,
         "body": window.body,
+        "translations": window.translations or {},
         "status": window.status,
         "status_label": str(window.get_status_display()),
         "scheduled_for": window.starts_at,
@@ -225,6 +230,7 @@ def build_snapshot(page: StatusPage, *, now: datetime | None = None) -> dict:
             "id": component.pk,
             "name": component.name,
             "description": component.description,
+            "translations": component.translations or {},
             "status": status,
             "status_label": str(ComponentStatus(status).label),
             "position": component.position,
@@ -242,6 +248,7 @@ def build_snapshot(page: StatusPage, *, now: datetime | None = None) -> dict:
             groups[group_key] = {
                 "id": component.group_id,
                 "name": component.group.name if component.group else "",
+                "translations": component.group.translations if component.group else {},
                 "position": component.group.position if component.group else -1,
                 "components": [],
                 "updated_at": component.status_changed_at,
@@ -285,6 +292,8 @@ def build_snapshot(page: StatusPage, *, now: datetime | None = None) -> dict:
             "logo_url": page.logo_url,
             "support_url": page.support_url,
             "accent_colour": page.accent_colour,
+            "languages": list(page.languages or [page.default_language]),
+            "default_language": page.default_language,
         },
         "status": {"indicator": indicator, "description": description},
         "worst": worst,
@@ -309,6 +318,8 @@ def feed_entries(page: StatusPage) -> list[dict]:
             "id": u.pk,
             "incident_id": u.public_incident_id,
             "incident_name": u.public_incident.name,
+            "incident_translations": u.public_incident.translations or {},
+            "translations": u.translations or {},
             "status": u.status,
             "status_label": str(u.get_status_display()),
             "body": u.body,
@@ -316,6 +327,105 @@ def feed_entries(page: StatusPage) -> list[dict]:
         }
         for u in updates
     ]
+
+
+def language_name(code: str) -> str:
+    """The language's own name ("Deutsch"), or its code when Django does not know it."""
+    try:
+        return get_language_info(code)["name_local"]
+    except KeyError:
+        return code
+
+
+def localize(snapshot: dict, language: str) -> dict:
+    """The snapshot as a reader of ``language`` sees it: texts written in that language where
+    there are some (else the default language's), state names and headings from our catalogs.
+    Cheap (no database): every language's answer is made from one cached snapshot."""
+    default = snapshot["page"]["default_language"]
+
+    def text(entry: dict, name: str, key: str | None = None) -> str:
+        value = entry[key or name]
+        if language == default:
+            return value
+        return pick(entry.get("translations"), language, name, value)
+
+    with translation.override(catalog_language(language)):
+        components = {
+            c["id"]: {
+                **c,
+                "name": text(c, "name"),
+                "description": text(c, "description"),
+                "status_label": str(ComponentStatus(c["status"]).label),
+            }
+            for c in snapshot["components"]
+        }
+        groups = [
+            {
+                **g,
+                "name": text(g, "name") if g["name"] else "",
+                "components": [components[c["id"]] for c in g["components"]],
+            }
+            for g in snapshot["groups"]
+        ]
+
+        def incident(entry: dict) -> dict:
+            names = [components[i]["name"] for i in entry["component_ids"] if i in components]
+            return {
+                **entry,
+                "name": text(entry, "name"),
+                "status_label": str(UpdateStatus(entry["status"]).label),
+                "updates": [
+                    {
+                        **u,
+                        "body": text(u, "body"),
+                        "status_label": str(UpdateStatus(u["status"]).label),
+                        "affected_components": names,
+                    }
+                    for u in entry["updates"]
+                ],
+            }
+
+        indicator, description = INDICATORS[ComponentStatus(snapshot["worst"])]
+        return {
+            **snapshot,
+            "language": language,
+            "language_links": [
+                (code, language_name(code)) for code in snapshot["page"]["languages"]
+            ],
+            "status": {"indicator": indicator, "description": _(description)},
+            "components": list(components.values()),
+            "groups": groups,
+            "active_incidents": [incident(i) for i in snapshot["active_incidents"]],
+            "past_incidents": [incident(i) for i in snapshot["past_incidents"]],
+            "maintenances": [
+                {
+                    **w,
+                    "name": text(w, "title", "name"),
+                    "body": text(w, "body"),
+                    "status_label": str(MaintenanceStatus(w["status"]).label),
+                }
+                for w in snapshot["maintenances"]
+            ],
+        }
+
+
+def localize_entries(entries: list[dict], language: str, default: str) -> list[dict]:
+    """Feed entries in ``language`` (see ``localize``)."""
+    if language == default:
+        texts = entries
+    else:
+        texts = [
+            {
+                **e,
+                "incident_name": pick(
+                    e["incident_translations"], language, "name", e["incident_name"]
+                ),
+                "body": pick(e["translations"], language, "body", e["body"]),
+            }
+            for e in entries
+        ]
+    with translation.override(catalog_language(language)):
+        return [{**e, "status_label": str(UpdateStatus(e["status"]).label)} for e in texts]
 
 
 def status_words() -> dict[str, str]:

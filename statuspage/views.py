@@ -13,7 +13,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -27,9 +29,10 @@ from statuspage import cache as status_cache
 from statuspage.access import page_for_reader, pages_of, update_for_user
 from statuspage.errors import InvalidStatusInput
 from statuspage.feeds import atom_feed, badge_svg, summary_document
+from statuspage.languages import catalog_language, negotiate
 from statuspage.models import StatusPage, SubscriberKind
 from statuspage.panel import statuspage_panel_context
-from statuspage.public import build_snapshot, feed_entries
+from statuspage.public import build_snapshot, feed_entries, localize, localize_entries
 from statuspage.services import subscribers, updates
 
 SUBSCRIBE_PER_IP_PER_HOUR = 20
@@ -39,7 +42,11 @@ SUBSCRIBE_PER_IP_PER_HOUR = 20
 
 
 def _load_meta(slug: str) -> dict:
-    page = StatusPage.objects.filter(slug=slug).values("pk", "team_id", "is_public").first()
+    page = (
+        StatusPage.objects.filter(slug=slug)
+        .values("pk", "team_id", "is_public", "languages")
+        .first()
+    )
     return page or {"missing": True}
 
 
@@ -67,6 +74,36 @@ def _read(request: HttpRequest, slug: str, what: str, render) -> tuple[dict, obj
     return _check(request, values["meta"]), values[what]
 
 
+def _language(request: HttpRequest, meta: dict) -> str:
+    """The reader's language among the page's (``?lang=``, then Accept-Language)."""
+    return negotiate(
+        meta.get("languages") or ["en"],
+        query=request.GET.get("lang"),
+        accept=request.headers.get("Accept-Language", ""),
+    )
+
+
+def _in_language(request: HttpRequest, meta: dict, variants: dict, response_of):
+    """Pick the reader's variant of a per-language answer and say which it is."""
+    language = _language(request, meta)
+    if language not in variants:  # the page's languages changed since the answer was cached
+        language = next(iter(variants))
+    response = response_of(variants[language])
+    response["Content-Language"] = language
+    if len(variants) > 1:
+        patch_vary_headers(response, ["Accept-Language"])
+    return response
+
+
+def _languages_of(snapshot: dict, render_one) -> dict:
+    """One answer per language of the page, each rendered with that language active."""
+    variants = {}
+    for language in snapshot["page"]["languages"]:
+        with translation.override(catalog_language(language)):
+            variants[language] = render_one(localize(snapshot, language))
+    return variants
+
+
 def _cacheable(response: HttpResponse, meta: dict) -> HttpResponse:
     seconds = settings.STATUSPAGE_CACHE_SECONDS
     if meta["is_public"]:
@@ -88,11 +125,15 @@ def _snapshot(slug: str) -> dict:
 @require_GET
 @csp_update({"img-src": ["https:"]})
 def status_page(request: HttpRequest, slug: str) -> HttpResponse:
-    def render_html() -> str:
-        return render_to_string("statuspage/page.html", {"s": _snapshot(slug)})
+    """The page in the reader's language (one cached rendering per page language)."""
 
-    meta, html = _read(request, slug, "html", render_html)
-    return _cacheable(HttpResponse(html), meta)
+    def render_html() -> dict[str, str]:
+        return _languages_of(
+            _snapshot(slug), lambda s: render_to_string("statuspage/page.html", {"s": s})
+        )
+
+    meta, variants = _read(request, slug, "html", render_html)
+    return _cacheable(_in_language(request, meta, variants, HttpResponse), meta)
 
 
 @require_GET
@@ -108,11 +149,19 @@ def theme_css(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def summary_json(request: HttpRequest, slug: str) -> HttpResponse:
-    def render_json() -> bytes:
-        return json.dumps(summary_document(_snapshot(slug)), cls=DjangoJSONEncoder).encode()
+    def render_json() -> dict[str, bytes]:
+        return _languages_of(
+            _snapshot(slug),
+            lambda s: json.dumps(summary_document(s), cls=DjangoJSONEncoder).encode(),
+        )
 
-    meta, body = _read(request, slug, "summary.json", render_json)
-    response = HttpResponse(body, content_type="application/json")
+    meta, variants = _read(request, slug, "summary.json", render_json)
+    response = _in_language(
+        request,
+        meta,
+        variants,
+        lambda body: HttpResponse(body, content_type="application/json"),
+    )
     if meta["is_public"]:  # widgets on other sites read it
         response["Access-Control-Allow-Origin"] = "*"
     return _cacheable(response, meta)
@@ -120,25 +169,45 @@ def summary_json(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def feed_atom(request: HttpRequest, slug: str) -> HttpResponse:
-    def render_feed() -> bytes:
+    def render_feed() -> dict[str, bytes]:
         page = StatusPage.objects.get(slug=slug)
-        return atom_feed(_snapshot(slug), feed_entries(page))
+        entries = feed_entries(page)
+        snapshot = _snapshot(slug)
+        default = snapshot["page"]["default_language"]
+        return _languages_of(
+            snapshot,
+            lambda s: atom_feed(s, localize_entries(entries, s["language"], default)),
+        )
 
-    meta, body = _read(request, slug, "feed.atom", render_feed)
-    return _cacheable(HttpResponse(body, content_type="application/atom+xml; charset=utf-8"), meta)
+    meta, variants = _read(request, slug, "feed.atom", render_feed)
+    response = _in_language(
+        request,
+        meta,
+        variants,
+        lambda body: HttpResponse(body, content_type="application/atom+xml; charset=utf-8"),
+    )
+    return _cacheable(response, meta)
 
 
 @require_GET
 def component_badge(request: HttpRequest, slug: str, component_id: int) -> HttpResponse:
-    def render_badge() -> str:
-        snapshot = _snapshot(slug)
-        component = next((c for c in snapshot["components"] if c["id"] == component_id), None)
-        return badge_svg(component) if component else ""
+    def render_badge() -> dict[str, str]:
+        def badge(snapshot: dict) -> str:
+            component = next((c for c in snapshot["components"] if c["id"] == component_id), None)
+            return badge_svg(component) if component else ""
 
-    meta, svg = _read(request, slug, f"badge-{component_id}", render_badge)
-    if not svg:
+        return _languages_of(_snapshot(slug), badge)
+
+    meta, variants = _read(request, slug, f"badge-{component_id}", render_badge)
+    if not variants or not next(iter(variants.values())):
         raise Http404("No such component")
-    return _cacheable(HttpResponse(svg, content_type="image/svg+xml; charset=utf-8"), meta)
+    response = _in_language(
+        request,
+        meta,
+        variants,
+        lambda svg: HttpResponse(svg, content_type="image/svg+xml; charset=utf-8"),
+    )
+    return _cacheable(response, meta)
 
 
 @login_required
@@ -157,61 +226,93 @@ def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
     """Email subscription from the public page. Without CSRF: the worst a forged post can do
     is send a confirmation mail, which anyone can do directly; the per-address limit caps it."""
     page = page_for_reader(request.user, slug)
-    hits = count_hit(f"statuspage:subscribe:{client_ip(request)}", ttl=3600)
-    if hits > SUBSCRIBE_PER_IP_PER_HOUR:
-        response = render(
+    language = _reader_language(request, page)
+    with translation.override(catalog_language(language)):
+        hits = count_hit(f"statuspage:subscribe:{client_ip(request)}", ttl=3600)
+        if hits > SUBSCRIBE_PER_IP_PER_HOUR:
+            response = _message(
+                request,
+                page,
+                language,
+                _("Too many subscriptions from your address; try later."),
+                status=429,
+            )
+            response["Retry-After"] = "3600"
+            return response
+        email = request.POST.get("email", "")
+        try:
+            subscribers.subscribe(
+                page=page,
+                kind=SubscriberKind.EMAIL,
+                target=email,
+                actor=Actor.system("public page"),
+                language=language,
+            )
+        except InvalidStatusInput as exc:
+            return _message(request, page, language, exc.message, status=400)
+        return _message(
             request,
-            "statuspage/message.html",
-            {"page": page, "message": "Too many subscriptions from your address; try later."},
-            status=429,
+            page,
+            language,
+            _("Check your inbox: confirm the subscription with the link we sent."),
         )
-        response["Retry-After"] = "3600"
-        return response
-    email = request.POST.get("email", "")
-    try:
-        subscribers.subscribe(
-            page=page, kind=SubscriberKind.EMAIL, target=email, actor=Actor.system("public page")
-        )
-    except InvalidStatusInput as exc:
-        return render(
-            request, "statuspage/message.html", {"page": page, "message": exc.message}, status=400
-        )
-    return render(
+
+
+def _reader_language(request: HttpRequest, page: StatusPage) -> str:
+    """The reader's page language: the form's ``lang`` field, ``?lang=``, Accept-Language."""
+    return negotiate(
+        page.languages or [page.default_language],
+        query=request.POST.get("lang") or request.GET.get("lang"),
+        accept=request.headers.get("Accept-Language", ""),
+    )
+
+
+def _message(
+    request: HttpRequest, page: StatusPage, language: str, message: str, status: int = 200
+) -> HttpResponse:
+    response = render(
         request,
         "statuspage/message.html",
-        {"page": page, "message": "Check your inbox: confirm the subscription with the link "
-         "we sent."},
-    )  # fmt: skip
+        {"page": page, "message": message, "language": language},
+        status=status,
+    )
+    response["Content-Language"] = language
+    return response
+
+
+def _confirm_page(request: HttpRequest, page: StatusPage, language: str, action: str, token: str):
+    response = render(
+        request,
+        "statuspage/confirm.html",
+        {"page": page, "action": action, "token": token, "language": language},
+    )
+    response["Content-Language"] = language
+    return response
 
 
 @csrf_exempt  # the signed token is the authority
 @require_http_methods(["GET", "POST"])
 def confirm_subscription(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     page = page_for_reader(request.user, slug)
-    if request.method == "GET":  # a GET never changes state (mail scanners follow links)
-        return render(
-            request, "statuspage/confirm.html", {"page": page, "action": "confirm", "token": token}
-        )
-    subscribers.confirm(page=page, token=token)
-    return render(
-        request, "statuspage/message.html", {"page": page, "message": "Subscription confirmed."}
-    )
+    language = _reader_language(request, page)
+    with translation.override(catalog_language(language)):
+        if request.method == "GET":  # a GET never changes state (mail scanners follow links)
+            return _confirm_page(request, page, language, "confirm", token)
+        subscriber = subscribers.confirm(page=page, token=token)
+        language = subscriber.language or language
+        return _message(request, page, language, _("Subscription confirmed."))
 
 
 @csrf_exempt  # the signed token is the authority; mail clients POST here (RFC 8058)
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     page = page_for_reader(request.user, slug)
-    if request.method == "GET":
-        return render(
-            request,
-            "statuspage/confirm.html",
-            {"page": page, "action": "unsubscribe", "token": token},
-        )
-    subscribers.unsubscribe(page=page, token=token)
-    return render(
-        request, "statuspage/message.html", {"page": page, "message": "You are unsubscribed."}
-    )
+    language = _reader_language(request, page)
+    with translation.override(catalog_language(language)):
+        if request.method == "GET":
+            return _confirm_page(request, page, language, "unsubscribe", token)
+        subscribers.unsubscribe(page=page, token=token)
+        return _message(request, page, language, _("You are unsubscribed."))
 
 
 # --- the incident room's panel ------------------------------------------------------------
@@ -245,12 +346,23 @@ def post_from_room(request: HttpRequest, incident_pk: int) -> HttpResponse:
     )
     if page is None:
         raise InvalidStatusInput("choose one of this team's status pages")
+    translations: dict[str, dict[str, str]] = {}
+    for code in (page.languages or [])[1:]:
+        texts = {
+            "body": request.POST.get(f"body_{code}", "").strip(),
+            "degradation_message": request.POST.get(f"degradation_{code}", "").strip(),
+        }
+        if any(texts.values()):
+            translations[code] = {k: v for k, v in texts.items() if v}
+    degradation = request.POST.get("degradation_message", "").strip()
     updates.post_update(
         page=page,
         incident=incident,
         status=request.POST.get("status", ""),
         body=request.POST.get("body", ""),
         name=request.POST.get("name", ""),
+        degradation_message=degradation or None,
+        translations=translations,
         actor=Actor.of_request(request),
     )
     return _panel_response(request, incident)
@@ -263,7 +375,18 @@ def approve_update(request: HttpRequest, pk: int) -> HttpResponse:
     incident = update.public_incident.incident
     _require_respond(request.user, incident.team_id)
     body = request.POST.get("body")
-    updates.approve_draft(update=update, actor=Actor.of_request(request), body=body or None)
+    page = update.public_incident.page
+    translations = {
+        code: {"body": request.POST[f"body_{code}"].strip()}
+        for code in (page.languages or [])[1:]
+        if request.POST.get(f"body_{code}", "").strip()
+    }
+    updates.approve_draft(
+        update=update,
+        actor=Actor.of_request(request),
+        body=body or None,
+        translations=translations,
+    )
     return _panel_response(request, incident)
 
 

@@ -24,6 +24,7 @@ from incidents.models import Integration, Source
 from incidents.suppression import Opening
 from statuspage.cache import invalidate_pages
 from statuspage.errors import InvalidStatusInput, StatusPageError
+from statuspage.languages import clean_translations
 from statuspage.models import (
     Component,
     MaintenanceStatus,
@@ -46,8 +47,12 @@ def schedule_window(
     starts_at: datetime,
     ends_at: datetime,
     actor: Actor,
+    translations: dict | None = None,
 ) -> MaintenanceWindow:
+    """Schedule a window; ``translations`` gives its title and body in the page's other
+    languages (``{"de": {"title": ..., "body": ...}}``)."""
     title = (title or "").replace("\x00", "").strip()[:200]
+    translations = clean_translations(translations, {"title": 200, "body": 5000})
     if not title:
         raise InvalidStatusInput("a maintenance window needs a title")
     if not components:
@@ -66,6 +71,7 @@ def schedule_window(
             page=page,
             title=title,
             body=(body or "").replace("\x00", "")[:5000],
+            translations=translations,
             starts_at=starts_at,
             ends_at=ends_at,
         )

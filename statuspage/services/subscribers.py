@@ -20,7 +20,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts import audit
@@ -30,6 +30,7 @@ from oncall.channels import SendResult
 from oncall.delivery import enqueue_deliveries
 from oncall.models import Notification, NotificationStatus
 from statuspage.errors import InvalidStatusInput, StatusPageError, UnknownStatusObject
+from statuspage.languages import catalog_language, pick
 from statuspage.models import (
     PublicIncident,
     PublicUpdate,
@@ -71,17 +72,29 @@ def _absolute(path: str) -> str:
     return settings.BASE_URL + path
 
 
+def _in_language(url: str, subscriber: Subscriber) -> str:
+    """The link opens in the subscriber's language."""
+    return f"{url}?lang={subscriber.language}" if subscriber.language else url
+
+
 def confirm_url(subscriber: Subscriber) -> str:
-    return _absolute(
-        reverse("statuspage:confirm", args=[subscriber.page.slug, confirm_token(subscriber)])
+    return _in_language(
+        _absolute(
+            reverse("statuspage:confirm", args=[subscriber.page.slug, confirm_token(subscriber)])
+        ),
+        subscriber,
     )
 
 
 def unsubscribe_url(subscriber: Subscriber) -> str:
-    return _absolute(
-        reverse(
-            "statuspage:unsubscribe", args=[subscriber.page.slug, unsubscribe_token(subscriber)]
-        )
+    return _in_language(
+        _absolute(
+            reverse(
+                "statuspage:unsubscribe",
+                args=[subscriber.page.slug, unsubscribe_token(subscriber)],
+            )
+        ),
+        subscriber,
     )
 
 
@@ -130,11 +143,15 @@ def clean_webhook_url(url: str) -> str:
     return url
 
 
-def subscribe(*, page: StatusPage, kind: str, target: str, actor: Actor) -> Subscriber:
+def subscribe(
+    *, page: StatusPage, kind: str, target: str, actor: Actor, language: str = ""
+) -> Subscriber:
     """Start a subscription. Email: a confirmation mail goes out and nothing else until it is
     confirmed. Webhook (added by a team member through the API): active at once. Subscribing
-    again with a live subscription re-sends the confirmation instead of failing."""
+    again with a live subscription re-sends the confirmation instead of failing. ``language``
+    (one of the page's) is the language of the messages; otherwise the page's default."""
     target = _clean_target(kind, target)
+    language = language if language in (page.languages or []) else ""
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -142,6 +159,7 @@ def subscribe(*, page: StatusPage, kind: str, target: str, actor: Actor) -> Subs
                 page=page,
                 kind=kind,
                 target=target,
+                language=language,
                 created_at=now,
                 confirmed_at=now if kind == SubscriberKind.WEBHOOK else None,
             )
@@ -168,14 +186,17 @@ def send_confirmation(*, subscriber_id: int) -> None:
     if subscriber is None or subscriber.confirmed_at or subscriber.unsubscribed_at:
         return
     page = subscriber.page
-    body = _(
-        "Someone asked to receive updates from the status page “%(title)s” at this address.\n\n"
-        "Confirm the subscription: %(confirm)s\n\n"
-        "If it was not you, ignore this mail: nothing will be sent without confirmation."
-    ) % {"title": page.title, "confirm": confirm_url(subscriber)}
+    with translation.override(catalog_language(_language_of(subscriber))):
+        body = _(
+            "Someone asked to receive updates from the status page “%(title)s” at this "
+            "address.\n\n"
+            "Confirm the subscription: %(confirm)s\n\n"
+            "If it was not you, ignore this mail: nothing will be sent without confirmation."
+        ) % {"title": page.title, "confirm": confirm_url(subscriber)}
+        subject = _("Confirm your subscription to %(title)s") % {"title": page.title}
     try:
         EmailMessage(
-            subject=_("Confirm your subscription to %(title)s") % {"title": page.title},
+            subject=subject,
             body=body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[subscriber.target],
@@ -301,15 +322,31 @@ def queue_deliveries(*, update: PublicUpdate, public_incident: PublicIncident) -
     return ids
 
 
+def _language_of(subscriber: Subscriber) -> str:
+    page = subscriber.page
+    if subscriber.language and subscriber.language in (page.languages or []):
+        return subscriber.language
+    return page.default_language
+
+
 def _message(update: PublicUpdate, subscriber: Subscriber) -> dict:
+    """The update in the subscriber's language (the default language's words where none were
+    written in it); webhooks also get every language's words."""
     public = update.public_incident
     page = public.page
+    language = _language_of(subscriber)
+    translated = language != page.default_language
+    name = pick(public.translations, language, "name", public.name) if translated else public.name
+    body = pick(update.translations, language, "body", update.body) if translated else update.body
     return {
         "event": "status.update",
-        "page": {"slug": page.slug, "title": page.title, "url": _absolute(f"/status/{page.slug}/")},
-        "incident": {"id": public.pk, "name": public.name, "status": public.status,
-                     "impact": public.impact},
-        "update": {"id": update.pk, "status": update.status, "body": update.body,
+        "language": language,
+        "page": {"slug": page.slug, "title": page.title, "url": _absolute(f"/status/{page.slug}/"),
+                 "languages": list(page.languages or [page.default_language])},
+        "incident": {"id": public.pk, "name": name, "status": public.status,
+                     "impact": public.impact, "translations": public.translations or {}},
+        "update": {"id": update.pk, "status": update.status, "body": body,
+                   "translations": update.translations or {},
                    "created_at": (update.posted_at or update.created_at).isoformat()},
     }  # fmt: skip
 
@@ -341,12 +378,14 @@ def _send_mail(subscriber: Subscriber, update: PublicUpdate, message: dict) -> S
 
     public = update.public_incident
     unsubscribe = unsubscribe_url(subscriber)
-    body = (
-        f"{public.name}\n{update.get_status_display()}: {update.body}\n\n"
-        f"{message['page']['url']}\n\n" + _("Unsubscribe: %(url)s") % {"url": unsubscribe}
-    )
+    name, text = message["incident"]["name"], message["update"]["body"]
+    with translation.override(catalog_language(message["language"])):
+        status = str(update.get_status_display())
+        body = f"{name}\n{status}: {text}\n\n{message['page']['url']}\n\n" + _(
+            "Unsubscribe: %(url)s"
+        ) % {"url": unsubscribe}
     mail = EmailMessage(
-        subject=f"[{public.page.title}] {public.name}: {update.get_status_display()}",
+        subject=f"[{public.page.title}] {name}: {status}",
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[subscriber.target],

@@ -13,13 +13,17 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from zoneinfo import ZoneInfo
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from incidents.models import Incident
 from statuspage.errors import InvalidStatusInput
+from statuspage.languages import catalog_language, clean_translations, pick
 from statuspage.models import CommunicationTemplate, StatusPage
 
 PLACEHOLDERS = ("service", "start_time", "components", "workaround", "next_update")
+# The texts of a template that exist per language, with their lengths.
+TEMPLATE_TEXTS = {"title": 200, "body": 5000, "workaround": 500, "degradation_message": 500}
 _PLACEHOLDER = re.compile(r"\{([^{}\n]{0,64})\}")
 # Labels that name a contributing cause, most specific first.
 CAUSE_LABELS = ("cause", "contributing_cause")
@@ -43,6 +47,14 @@ def check_placeholders(**texts: str) -> None:
         raise InvalidStatusInput("; ".join(problems) + f" (allowed: {allowed})")
 
 
+def clean_template_translations(value) -> dict[str, dict[str, str]]:
+    """Translations of a template: known texts only, each checked for placeholders."""
+    cleaned = clean_translations(value, TEMPLATE_TEXTS)
+    for language, texts in cleaned.items():
+        check_placeholders(**{f"translations.{language}.{k}": v for k, v in texts.items()})
+    return cleaned
+
+
 def fill(text: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1).strip(), m.group(0)), text or "")
 
@@ -61,15 +73,22 @@ def placeholder_values(
     component_names: list[str],
     template: CommunicationTemplate | None,
     now: datetime,
+    language: str | None = None,
 ) -> dict[str, str]:
+    """The placeholder values; in ``language`` (a page language) where they are words."""
     zone = page_zone(page)
     minutes = template.next_update_minutes if template else 30
+    workaround = template.workaround if template else ""
+    if template is not None and language and language != page.default_language:
+        workaround = pick(template.translations, language, "workaround", workaround)
+    if not workaround:
+        with translation.override(catalog_language(language or page.default_language)):
+            workaround = _("no workaround is needed on your side")
     return {
         "service": incident.service.name,
         "start_time": incident.triggered_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
         "components": ", ".join(component_names) or incident.service.name,
-        "workaround": (template.workaround if template else "")
-        or _("no workaround is needed on your side"),
+        "workaround": workaround,
         "next_update": (now + timedelta(minutes=minutes)).astimezone(zone).strftime("%H:%M %Z"),
     }
 

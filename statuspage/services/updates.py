@@ -11,8 +11,9 @@ import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts import audit
 from incidents import services as incident_services
@@ -20,6 +21,7 @@ from incidents.actors import Actor
 from incidents.models import Incident
 from statuspage.cache import invalidate_pages
 from statuspage.errors import InvalidStatusInput, StatusPageError
+from statuspage.languages import catalog_language, clean_translations, pick
 from statuspage.models import (
     Component,
     PublicIncident,
@@ -33,6 +35,7 @@ from statuspage.services import templates
 log = logging.getLogger(__name__)
 
 DRAFT_MIN_SEVERITY = 3
+RESOLVED_TEXT = gettext_noop("This incident has been resolved. Thank you for your patience.")
 MAX_BODY = 5000
 DRAFTER = Actor.system("status page")
 
@@ -69,14 +72,57 @@ def _components_of(page: StatusPage, incident: Incident) -> list[Component]:
     return list(page.components.filter(services__id=incident.service_id).distinct())
 
 
-def _default_texts() -> tuple[str, str]:
-    return (
-        _("Problems with {service}"),
-        _(
-            "We are investigating problems with {components} since {start_time}. "
-            "Next update by {next_update}."
-        ),
+# What a poster may give per language (statuspage.languages), with the lengths of the fields.
+UPDATE_TEXTS = {"body": MAX_BODY, "name": 200, "degradation_message": 500}
+
+
+def _default_texts(language: str) -> tuple[str, str]:
+    with translation.override(catalog_language(language)):
+        return (
+            _("Problems with {service}"),
+            _(
+                "We are investigating problems with {components} since {start_time}. "
+                "Next update by {next_update}."
+            ),
+        )
+
+
+def _in_language(text: str, language: str) -> str:
+    with translation.override(catalog_language(language)):
+        return _(text)
+
+
+def _drafted_texts(*, page, incident, components, template, now, language) -> dict[str, str]:
+    """Title, body and degradation message of the first update in one page language: the
+    template's words in that language where written (else its default words), or our default
+    text translated."""
+    default = language == page.default_language
+    values = templates.placeholder_values(
+        page=page,
+        incident=incident,
+        component_names=[
+            c.name if default else pick(c.translations, language, "name", c.name)
+            for c in components
+        ],
+        template=template,
+        now=now,
+        language=language,
     )
+    if template:
+        words = {
+            name: getattr(template, name)
+            if default
+            else pick(template.translations, language, name, getattr(template, name))
+            for name in ("title", "body", "degradation_message")
+        }
+    else:
+        title, body = _default_texts(language)
+        words = {"title": title, "body": body, "degradation_message": ""}
+    return {
+        "name": templates.fill(words["title"], values)[:200],
+        "body": templates.fill(words["body"], values)[:MAX_BODY],
+        "degradation_message": templates.fill(words["degradation_message"], values)[:500],
+    }
 
 
 # --- drafting -----------------------------------------------------------------------------
@@ -110,24 +156,37 @@ def draft_first_updates(*, incident_id: int) -> list[PublicUpdate]:
 def _draft_on_page(*, page: StatusPage, incident: Incident, template) -> PublicUpdate | None:
     now = timezone.now()
     components = _components_of(page, incident)
-    values = templates.placeholder_values(
-        page=page,
-        incident=incident,
-        component_names=[c.name for c in components],
-        template=template,
-        now=now,
-    )
-    title, body = (template.title, template.body) if template else _default_texts()
+    texts = {
+        language: _drafted_texts(
+            page=page,
+            incident=incident,
+            components=components,
+            template=template,
+            now=now,
+            language=language,
+        )
+        for language in page.languages or [page.default_language]
+    }
+    first = texts[page.default_language]
+    # Other languages keep only the words that differ from the default language's.
+    others = {
+        code: {k: v for k, v in t.items() if v and v != first[k]}
+        for code, t in texts.items()
+        if code != page.default_language
+    }
     try:
         with transaction.atomic():
             public = PublicIncident.objects.create(
                 page=page,
                 incident=incident,
-                name=templates.fill(title, values)[:200],
+                name=first["name"],
                 impact=impact_for_severity(incident.severity),
-                degradation_message=templates.fill(
-                    template.degradation_message if template else "", values
-                )[:500],
+                degradation_message=first["degradation_message"],
+                translations={
+                    code: {k: v for k, v in t.items() if k in ("name", "degradation_message")}
+                    for code, t in others.items()
+                    if "name" in t or "degradation_message" in t
+                },
                 created_at=now,
                 updated_at=now,
             )
@@ -135,7 +194,10 @@ def _draft_on_page(*, page: StatusPage, incident: Incident, template) -> PublicU
             update = PublicUpdate.objects.create(
                 public_incident=public,
                 status=UpdateStatus.INVESTIGATING,
-                body=templates.fill(body, values)[:MAX_BODY],
+                body=first["body"],
+                translations={
+                    code: {"body": t["body"]} for code, t in others.items() if "body" in t
+                },
                 template=template,
                 created_at=now,
             )
@@ -216,13 +278,25 @@ def post_update(
     body: str,
     actor: Actor,
     name: str = "",
+    degradation_message: str | None = None,
+    translations: dict | None = None,
 ) -> PublicUpdate:
     """Post an update about ``incident`` on ``page`` (creating its public incident if needed).
 
     A draft waiting for approval is replaced by this update (its row becomes the posted one).
+    ``translations`` gives the words in the page's other languages
+    (``{"de": {"body": ..., "name": ..., "degradation_message": ...}}``); a given
+    ``degradation_message`` replaces what the avatar says while the incident is active.
     """
     status = _clean_status(status)
     body = _clean_body(body)
+    translations = _clean_update_translations(translations, page)
+    if degradation_message is not None:
+        degradation_message = degradation_message.replace("\x00", "").strip()
+        if len(degradation_message) > 500:
+            raise InvalidStatusInput(
+                f"a degradation message is at most 500 characters, got {len(degradation_message)}"
+            )
     if incident.team_id != page.team_id:
         raise StatusPageError(
             f"cannot post about {incident.reference} on {page.title}: another team's page"
@@ -244,24 +318,68 @@ def post_update(
         )
         if created:
             public.components.set(_components_of(page, incident))
-        elif name and name != public.name:
-            public.name = name
-            public.save(update_fields=["name"])
         public = PublicIncident.objects.select_for_update().get(pk=public.pk)
+        changed = []
+        if name and name != public.name:
+            public.name = name
+            changed.append("name")
+        if degradation_message is not None and degradation_message != public.degradation_message:
+            public.degradation_message = degradation_message
+            changed.append("degradation_message")
+        incident_texts = _merged_incident_translations(public.translations, translations)
+        if incident_texts != public.translations:
+            public.translations = incident_texts
+            changed.append("translations")
+        if changed:
+            public.save(update_fields=changed)
         update = public.updates.filter(posted_at__isnull=True).first()
         if update is None:
             update = PublicUpdate(public_incident=public, created_at=now)
         update.status = status
         update.body = body
+        update.translations = {
+            code: {"body": texts["body"]} for code, texts in translations.items() if "body" in texts
+        }
         if update.pk is None:
             update.save(force_insert=True)
         return _post(update=update, actor=actor, now=now)
 
 
-def approve_draft(*, update: PublicUpdate, actor: Actor, body: str | None = None) -> PublicUpdate:
-    """One click in the room: post the drafted update (optionally with edited words)."""
+def _clean_update_translations(value, page: StatusPage) -> dict[str, dict[str, str]]:
+    translations = clean_translations(value, UPDATE_TEXTS)
+    unknown = sorted(set(translations) - set(page.languages or []))
+    if unknown:
+        raise InvalidStatusInput(
+            f"translations: {', '.join(unknown)} is not a language of status page "
+            f"{page.slug} (its languages: {', '.join(page.languages)})"
+        )
+    return translations
+
+
+def _merged_incident_translations(current: dict, given: dict) -> dict:
+    merged = {code: dict(texts) for code, texts in (current or {}).items()}
+    for code, texts in given.items():
+        for key in ("name", "degradation_message"):
+            if key in texts:
+                merged.setdefault(code, {})[key] = texts[key]
+    return merged
+
+
+def approve_draft(
+    *,
+    update: PublicUpdate,
+    actor: Actor,
+    body: str | None = None,
+    translations: dict | None = None,
+) -> PublicUpdate:
+    """One click in the room: post the drafted update (optionally with edited words, in the
+    default language as ``body`` and in the others as ``{"de": {"body": ...}}``)."""
     with transaction.atomic():
-        update = PublicUpdate.objects.select_for_update().get(pk=update.pk)
+        update = (
+            PublicUpdate.objects.select_for_update()
+            .select_related("public_incident__page")
+            .get(pk=update.pk)
+        )
         if update.posted_at is not None:
             raise StatusPageError(
                 f"cannot approve update {update.pk}: it was posted at "
@@ -269,6 +387,14 @@ def approve_draft(*, update: PublicUpdate, actor: Actor, body: str | None = None
             )
         if body is not None:
             update.body = _clean_body(body)
+        edited = _clean_update_translations(translations, update.public_incident.page)
+        if edited:
+            merged = {code: dict(texts) for code, texts in (update.translations or {}).items()}
+            for code, texts in edited.items():
+                if "body" in texts:
+                    merged.setdefault(code, {})["body"] = texts["body"]
+            update.translations = merged
+            update.save(update_fields=["translations"])
         return _post(update=update, actor=actor, now=timezone.now())
 
 
@@ -320,10 +446,16 @@ def resolve_public_incidents(*, incident_id: int) -> list[PublicUpdate]:
                 continue
             now = timezone.now()
             public.updates.filter(posted_at__isnull=True).delete()
+            page = public.page
+            words = {
+                code: _in_language(RESOLVED_TEXT, code)
+                for code in page.languages or [page.default_language]
+            }
             update = PublicUpdate.objects.create(
                 public_incident=public,
                 status=UpdateStatus.RESOLVED,
-                body=_("This incident has been resolved. Thank you for your patience."),
+                body=words.pop(page.default_language, _in_language(RESOLVED_TEXT, "en")),
+                translations={code: {"body": text} for code, text in words.items()},
                 created_at=now,
             )
             posted.append(_post(update=update, actor=DRAFTER, now=now))

@@ -164,7 +164,7 @@ def test_route_without_any_tier_carries_the_degradation_message(three_tiers, ser
         trip(endpoint)
     body = avatar.get(f"/api/v1/services/{service.slug}/route").json()
     assert body["tier"] is None and body["endpoint"] is None
-    assert body["degradation"] == {"message": "Back in a moment."}
+    assert body["degradation"] == {"message": "Back in a moment.", "messages": {}}
 
 
 def test_route_of_unknown_or_foreign_service_is_404(three_tiers, service, avatar, outsider):

@@ -22,7 +22,8 @@ def test_operational_service_says_nothing(component, service, client):
     response = client.get(_url(service))
     assert response.status_code == 200
     assert response.json() == {"service": service.slug, "state": "operational",
-                               "degraded": False, "message": "", "since": None}  # fmt: skip
+                               "degraded": False, "language": "en", "message": "",
+                               "messages": {"en": ""}, "since": None}  # fmt: skip
 
 
 def test_degraded_service_says_the_templates_words(

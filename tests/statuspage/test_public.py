@@ -230,7 +230,12 @@ def test_no_internal_field_on_any_public_page_or_feed(committed, client, setting
              "/status/demo/theme.css"]  # fmt: skip
     paths += [f"/status/demo/badge/{c.pk}.svg" for c in page.components.all()]
     paths += [f"/api/v1/services/{s}/degradation" for s in ("sales-avatar", "support-voice")]
+    paths += [f"{path}?lang=de" for path in list(paths)]  # the demo page speaks German too
     bodies = {path: client.get(path).content.decode() for path in paths}
+    german = bodies["/status/demo/?lang=de"]
+    assert "Chat auf der Website" in german and "Komponenten" in german
+    assert "Probleme mit Sales avatar" in german or "Antworten von Sales avatar" in german
+    assert '"language": "de"' in bodies["/api/v1/services/sales-avatar/degradation?lang=de"]
     for path, body in bodies.items():
         assert client.get(path).status_code == 200, path
         leaked = sorted(s for s in secrets if s in body)

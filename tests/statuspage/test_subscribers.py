@@ -124,7 +124,9 @@ def test_webhook_subscriber_receives_signed_json(
     body = receiver.json()
     assert body["event"] == "status.update"
     assert body["update"] == {"id": update.pk, "status": "investigating", "body": "Chat is slow.",
+                              "translations": {},
                               "created_at": update.posted_at.isoformat()}  # fmt: skip
+    assert body["language"] == "en"
     headers = {k.lower(): v for k, v in request["headers"].items()}
     expected = hmac.new(secret.encode(), headers["x-vigil-timestamp"].encode() + b"." + request["body"],
                         hashlib.sha256).hexdigest()  # fmt: skip
