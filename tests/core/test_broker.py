@@ -88,7 +88,7 @@ def test_amqp_broker_url_gives_durable_queues_confirms_and_late_acks(tmp_path):
 
 def test_empty_broker_url_falls_back_to_redis_then_to_the_embedded_transport(tmp_path):
     out = _celery_conf({"VIGIL_DATA_DIR": str(tmp_path), "CELERY_BROKER_URL": ""})
-    assert out.startswith("filesystem:// {'control_folder'")
+    assert out.startswith("filesystem://localhost/ {'control_folder'")
     assert "False [(" in out  # no cancel-on-connection-loss off RabbitMQ
     out = _celery_conf(
         {"VIGIL_DATA_DIR": str(tmp_path), "CELERY_BROKER_URL": "", "REDIS_URL": "redis://c:6379/1"}

@@ -164,7 +164,9 @@ def test_board_query_count_does_not_grow_with_rows(
             title=f"row {n}",
             assignee=None,
         )
-    with django_assert_max_num_queries(11):
+    # 12: one of them measures the ingest backlog for the banner, at most once per
+    # INGEST_BACKLOG_CHECK_SECONDS (cached; cold in a test).
+    with django_assert_max_num_queries(12):
         response = responder_client.get("/incidents/?status=all")
     assert len(response.context["page"].object_list) == min(rows, 25)
 
