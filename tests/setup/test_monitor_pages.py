@@ -132,7 +132,9 @@ def test_probe_page_shows_the_percentiles_of_known_results(service, viewer):
     body = response.content.decode()
     assert '<polyline class="p95"' in body and 'class="threshold"' in body
     assert dict(response.context["errors"]) == {"status": 10}
-    assert response.context["uptime"][-1]["runs"] == 100
+    # The 50 minutes of results straddle midnight when the test runs just after it: count them
+    # over the last two day buckets rather than today's alone.
+    assert sum(day["runs"] for day in response.context["uptime"][-2:]) == 100
     assert len(response.context["uptime"]) == 90
 
 
